@@ -1,0 +1,32 @@
+"""repalign: how alike are two neural systems, in representational geometry and dynamics,
+and is that likeness real?
+
+Quick start::
+
+    import repalign
+    repalign.compare(X, Y, "cka")                 # one pair
+    repalign.pairwise([X1, X2, X3], "procrustes") # symmetric matrix, each system prepared once
+    repalign.measures()                           # what is available, with metadata
+"""
+
+from ._validation import as_system, as_trials
+from .api import compare, compare_detailed, pairwise
+from .registry import Comparison, Measure, MeasureInfo, Prepared, get_measure, measures, register
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "compare",
+    "compare_detailed",
+    "pairwise",
+    "measures",
+    "get_measure",
+    "register",
+    "Measure",
+    "MeasureInfo",
+    "Prepared",
+    "Comparison",
+    "as_system",
+    "as_trials",
+    "__version__",
+]

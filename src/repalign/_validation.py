@@ -1,0 +1,115 @@
+"""Input handling at the library's boundary.
+
+Data conventions (stated once, used everywhere):
+
+* A *system* is a float array of shape ``(samples, features)``: one row per sample
+  (stimulus, condition, time point, trial x time), one column per unit/neuron.
+* Recordings of shape ``(trials, time, units)`` are accepted; geometric measures flatten
+  them to ``(trials * time, units)`` (trial-major, so sample ``k = trial * T + t``).
+  Dynamical measures keep the trial structure.
+* numpy arrays, torch tensors (any device, detached) and xarray DataArrays are accepted;
+  every computation is done on a float64 *copy*: caller arrays are never modified.
+* Results are plain Python floats or numpy arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def to_numpy(X: Any, name: str = "X") -> np.ndarray:
+    """Convert numpy / torch / xarray / nested lists to a float64 numpy array (a copy)."""
+    if hasattr(X, "detach") and hasattr(X, "cpu"):  # torch.Tensor
+        X = X.detach().cpu().numpy()
+    elif hasattr(X, "values") and hasattr(X, "dims"):  # xarray.DataArray
+        X = X.values
+    try:
+        arr = np.array(X, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array; got {type(X).__name__} ({exc})") from None
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    if not np.all(np.isfinite(arr)):
+        n_nan = int(np.isnan(arr).sum())
+        n_inf = int(np.isinf(arr).sum())
+        raise ValueError(f"{name} contains non-finite values ({n_nan} NaN, {n_inf} inf); clean or impute them first")
+
+
+def as_system(X: Any, name: str = "X", *, min_samples: int = 1, min_features: int = 1) -> np.ndarray:
+    """Validate one system and return it as a float64 ``(samples, features)`` copy.
+
+    Accepts ``(samples, features)`` or ``(trials, time, units)`` (flattened trial-major).
+    A 1-D array is rejected rather than guessed at: reshape it to ``(n, 1)`` yourself.
+    """
+    arr = to_numpy(X, name)
+    if arr.ndim == 3:
+        arr = arr.reshape(arr.shape[0] * arr.shape[1], arr.shape[2])
+    elif arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (samples, features) or 3-D (trials, time, units); got shape {arr.shape}"
+        )
+    check_finite(arr, name)
+    n, p = arr.shape
+    if n < min_samples:
+        raise ValueError(f"{name} has {n} samples; this measure needs at least {min_samples}")
+    if p < min_features:
+        raise ValueError(f"{name} has {p} features; this measure needs at least {min_features}")
+    return arr
+
+
+def as_trials(X: Any, name: str = "X") -> list[np.ndarray]:
+    """Validate a dynamical recording and return a list of float64 ``(time, units)`` trials.
+
+    Accepts ``(time, units)`` (one trial), ``(trials, time, units)``, or a list of
+    ``(time_i, units)`` arrays of possibly different lengths (same number of units).
+    """
+    if isinstance(X, (list, tuple)) and len(X) > 0 and np.ndim(to_numpy(X[0], f"{name}[0]")) == 2:
+        trials = [to_numpy(t, f"{name}[{i}]") for i, t in enumerate(X)]
+    else:
+        arr = to_numpy(X, name)
+        if arr.ndim == 2:
+            trials = [arr]
+        elif arr.ndim == 3:
+            trials = [arr[i] for i in range(arr.shape[0])]
+        else:
+            raise ValueError(
+                f"{name} must be (time, units), (trials, time, units) or a list of (time, units) arrays; "
+                f"got shape {arr.shape}"
+            )
+    units = {t.shape[1] if t.ndim == 2 else None for t in trials}
+    if None in units:
+        raise ValueError(f"every trial of {name} must be 2-D (time, units)")
+    if len(units) != 1:
+        raise ValueError(f"all trials of {name} must have the same number of units; got {sorted(units)}")
+    for i, t in enumerate(trials):
+        check_finite(t, f"{name}[{i}]" if len(trials) > 1 else name)
+    return trials
+
+
+def check_same_samples(n_x: int, n_y: int, name_x: str = "X", name_y: str = "Y") -> None:
+    if n_x != n_y:
+        raise ValueError(
+            f"{name_x} and {name_y} must have the same number of samples (rows correspond to the same "
+            f"stimuli/conditions); got {n_x} and {n_y}. For unmatched samples use a distributional "
+            f"measure such as 'bures'."
+        )
+
+
+def check_nonconstant(Xc: np.ndarray, name: str, what: str = "this measure") -> None:
+    """Raise if a centred system has (numerically) zero variance."""
+    scale = np.abs(Xc).max() if Xc.size else 0.0
+    if scale == 0.0 or not np.isfinite(scale):
+        raise ValueError(f"{name} has zero variance (all samples identical); {what} is undefined")
+
+
+def check_random_state(seed: Any) -> np.random.Generator:
+    """A numpy Generator from an int seed, a Generator, or None (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return np.random.default_rng(seed)
+    raise ValueError(f"seed must be an int, None or numpy.random.Generator; got {type(seed).__name__}")

@@ -1,0 +1,1 @@
+"""Dynamical measures (delay embedding, DMD, vector-field Procrustes, DSA)."""

@@ -1,0 +1,245 @@
+"""Centred kernel alignment (Kornblith et al. 2019) and its debiased form (Song et al. 2012).
+
+CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) for Gram matrices K, L of the two systems.
+
+* ``kernel='linear'``: K = X X^T. Computed in feature space, ||X_c^T Y_c||_F^2, which costs
+  n p q instead of n^2 (p + q); the Gram matrix is only formed when features outnumber samples.
+* ``kernel='rbf'``: K_ij = exp(-||x_i - x_j||^2 / (2 sigma^2)) with the bandwidth rule of
+  Kornblith et al.: ``sigma = threshold * sqrt(median_ij ||x_i - x_j||^2)`` (median over all
+  n^2 entries, diagonal included), default threshold 0.5. Pass ``sigma`` to fix it instead.
+* ``debiased=True``: the unbiased HSIC estimator (Song et al. 2012, eq. 5) replaces the biased
+  one, removing the upward bias of CKA at small n / large p (needs n >= 4). It can be negative.
+
+``cka_angular`` is arccos(CKA): the angle between the centred, normalised Gram matrices, a
+metric on systems modulo the invariances of CKA (biased estimator only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.distance import pdist, squareform
+
+from .._validation import check_nonconstant
+from ..registry import Measure, register, register_alias
+
+
+@dataclass(frozen=True)
+class _FeatureState:
+    Xc: np.ndarray  # centred data, (n, p)
+    row_sq: np.ndarray  # ||x_i||^2 of the centred rows, (n,)   (debiased only)
+    self_hsic: float  # HSIC(X, X) with the same estimator and scaling as the cross term
+    gram: np.ndarray | None  # X_c X_c^T when p > n, else None
+
+
+@dataclass(frozen=True)
+class _GramState:
+    K: np.ndarray  # centred Gram (biased) or Gram with zero diagonal (debiased), (n, n)
+    rowsum: np.ndarray  # K 1 (debiased only), (n,)
+    total: float  # 1^T K 1 (debiased only)
+    self_hsic: float
+
+
+def _unbiased_hsic_terms(cross: float, r_a, r_b, s_a: float, s_b: float, n: int) -> float:
+    """Song et al. (2012) unbiased HSIC, up to the 1/(n(n-3)) factor that cancels in CKA.
+
+    ``cross`` = tr(K~ L~), ``r`` = K~ 1, ``s`` = 1^T K~ 1, K~ the Gram with its diagonal zeroed.
+    """
+    return cross + s_a * s_b / ((n - 1) * (n - 2)) - 2.0 * np.dot(r_a, r_b) / (n - 2)
+
+
+def rbf_gram(X: np.ndarray, threshold: float = 0.5, sigma: float | None = None) -> np.ndarray:
+    """RBF Gram matrix with Kornblith et al.'s median bandwidth rule (see module docstring)."""
+    sq = squareform(pdist(X, "sqeuclidean"))
+    if sigma is None:
+        med = np.median(sq)
+        if med <= 0:
+            raise ValueError("RBF bandwidth is zero: more than half of the pairwise distances are 0")
+        sigma2 = threshold**2 * med
+    else:
+        sigma2 = float(sigma) ** 2
+    return np.exp(-sq / (2.0 * sigma2))
+
+
+def _center_gram(K: np.ndarray) -> np.ndarray:
+    K = K - K.mean(axis=0, keepdims=True)
+    return K - K.mean(axis=1, keepdims=True)
+
+
+@register
+class CKA(Measure):
+    """Centred kernel alignment (linear or RBF kernel; biased or debiased HSIC)."""
+
+    name = "cka"
+    kind = "similarity"
+    range = (-1.0, 1.0)  # [0, 1] for the biased estimator; debiased can dip below 0
+    invariances = frozenset({"translation", "isotropic_scaling", "orthogonal", "permutation"})
+    is_metric = False
+    defaults = {"kernel": "linear", "debiased": False, "threshold": 0.5, "sigma": None}
+
+    def _validate_params(self) -> None:
+        if self.kernel not in ("linear", "rbf"):
+            raise ValueError(f"kernel must be 'linear' or 'rbf'; got {self.kernel!r}")
+        if not (isinstance(self.threshold, (int, float)) and self.threshold > 0):
+            raise ValueError(f"threshold must be a positive number; got {self.threshold!r}")
+        if self.sigma is not None and not self.sigma > 0:
+            raise ValueError(f"sigma must be positive or None; got {self.sigma!r}")
+
+    def _min_samples(self) -> int:
+        return 4 if self.debiased else 2
+
+    # ------------------------------------------------------------------ prepare
+    def _prepare(self, X: np.ndarray):
+        Xc = X - X.mean(axis=0)
+        check_nonconstant(Xc, "X", "CKA")
+        if self.kernel == "rbf":
+            return self._gram_state(rbf_gram(X, self.threshold, self.sigma))
+        n, p = Xc.shape
+        row_sq = np.einsum("ij,ij->i", Xc, Xc)
+        gram = Xc @ Xc.T if p > n else None
+        xtx = np.sum((gram if gram is not None else Xc.T @ Xc) ** 2)
+        if self.debiased:
+            # With centred X: K~ 1 = -row_sq and 1^T K~ 1 = -sum(row_sq).
+            self_hsic = _unbiased_hsic_terms(
+                xtx - row_sq @ row_sq, -row_sq, -row_sq, -row_sq.sum(), -row_sq.sum(), n
+            )
+        else:
+            self_hsic = xtx
+        return _FeatureState(Xc, row_sq, float(self_hsic), gram)
+
+    def _gram_state(self, K: np.ndarray) -> _GramState:
+        n = K.shape[0]
+        if self.debiased:
+            K = K.copy()
+            np.fill_diagonal(K, 0.0)
+            r = K.sum(axis=1)
+            s = float(r.sum())
+            self_hsic = _unbiased_hsic_terms(np.sum(K * K), r, r, s, s, n)
+            return _GramState(K, r, s, float(self_hsic))
+        Kc = _center_gram(K)
+        return _GramState(Kc, np.zeros(0), 0.0, float(np.sum(Kc * Kc)))
+
+    # ------------------------------------------------------------------ compare
+    def _cross(self, a, b) -> float:
+        """The (unnormalised) cross HSIC between two prepared systems."""
+        if isinstance(a, _GramState):
+            cross = float(np.sum(a.K * b.K))
+            if not self.debiased:
+                return cross
+            return _unbiased_hsic_terms(cross, a.rowsum, b.rowsum, a.total, b.total, a.K.shape[0])
+        n = a.Xc.shape[0]
+        if a.gram is not None and b.gram is not None:
+            tr = float(np.sum(a.gram * b.gram))
+        else:
+            tr = float(np.sum((a.Xc.T @ b.Xc) ** 2))
+        if not self.debiased:
+            return tr
+        ra, rb = a.row_sq, b.row_sq
+        return _unbiased_hsic_terms(tr - ra @ rb, -ra, -rb, -ra.sum(), -rb.sum(), n)
+
+    def _normalise(self, cross, self_a, self_b):
+        denom = np.sqrt(np.maximum(self_a, 0.0) * np.maximum(self_b, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(denom > 0, cross / np.where(denom > 0, denom, 1.0), np.nan)
+        return out
+
+    def _compare(self, a, b) -> float:
+        return float(self._normalise(self._cross(a, b), a.self_hsic, b.self_hsic))
+
+    def _compare_many(self, A: list, B: list, symmetric: bool = False):
+        """All cross HSICs of a block as a few large matrix products."""
+        if not A or not isinstance(A[0], _FeatureState) or any(s.gram is not None for s in A + B):
+            if A and isinstance(A[0], _GramState):
+                return self._gram_block(A, B)
+            return None
+        n = A[0].Xc.shape[0]
+        tr = _blocked_sq_cross([s.Xc for s in A], [s.Xc for s in B], symmetric)
+        if self.debiased:
+            Ra = np.stack([s.row_sq for s in A])
+            Rb = np.stack([s.row_sq for s in B])
+            sa, sb = Ra.sum(axis=1), Rb.sum(axis=1)
+            rr = Ra @ Rb.T
+            cross = tr - rr + np.outer(sa, sb) / ((n - 1) * (n - 2)) - 2.0 * rr / (n - 2)
+        else:
+            cross = tr
+        self_a = np.array([s.self_hsic for s in A])
+        self_b = np.array([s.self_hsic for s in B])
+        return self._normalise(cross, self_a[:, None], self_b[None, :])
+
+    def _gram_block(self, A: list, B: list):
+        n = A[0].K.shape[0]
+        Fa = np.stack([s.K.ravel() for s in A])
+        Fb = Fa if A is B else np.stack([s.K.ravel() for s in B])
+        cross = Fa @ Fb.T
+        if self.debiased:
+            Ra = np.stack([s.rowsum for s in A])
+            Rb = np.stack([s.rowsum for s in B])
+            ta = np.array([s.total for s in A])
+            tb = np.array([s.total for s in B])
+            cross = cross + np.outer(ta, tb) / ((n - 1) * (n - 2)) - 2.0 * (Ra @ Rb.T) / (n - 2)
+        self_a = np.array([s.self_hsic for s in A])
+        self_b = np.array([s.self_hsic for s in B])
+        return self._normalise(cross, self_a[:, None], self_b[None, :])
+
+
+def _blocked_sq_cross(Xa: list, Xb: list, symmetric: bool, max_elems: int = 2**24) -> np.ndarray:
+    """out[i, j] = ||Xa[i]^T Xb[j]||_F^2, computed by stacking systems into large matmuls.
+
+    Systems are grouped so that each product holds at most ``max_elems`` entries (bounded
+    memory for large N); with ``symmetric`` only blocks on or above the diagonal are computed.
+    """
+    widths_a = np.array([x.shape[1] for x in Xa])
+    widths_b = np.array([x.shape[1] for x in Xb])
+    side = max(int(np.sqrt(max_elems)), int(max(widths_a.max(), widths_b.max())))
+    groups_a = _groups(widths_a, side)
+    groups_b = groups_a if symmetric else _groups(widths_b, side)
+    out = np.zeros((len(Xa), len(Xb)))
+    for gi, (ia0, ia1) in enumerate(groups_a):
+        Za = np.hstack(Xa[ia0:ia1])
+        offs_a = np.concatenate([[0], np.cumsum(widths_a[ia0:ia1])[:-1]])
+        for gj, (ib0, ib1) in enumerate(groups_b):
+            if symmetric and gj < gi:
+                continue
+            Zb = Za if (symmetric and gi == gj) else np.hstack(Xb[ib0:ib1])
+            offs_b = np.concatenate([[0], np.cumsum(widths_b[ib0:ib1])[:-1]])
+            S = Za.T @ Zb
+            S *= S
+            S = np.add.reduceat(np.add.reduceat(S, offs_a, axis=0), offs_b, axis=1)
+            out[ia0:ia1, ib0:ib1] = S
+    return out
+
+
+def _groups(widths: np.ndarray, side: int) -> list[tuple[int, int]]:
+    groups, start, acc = [], 0, 0
+    for i, w in enumerate(widths):
+        if acc + w > side and i > start:
+            groups.append((start, i))
+            start, acc = i, 0
+        acc += w
+    groups.append((start, len(widths)))
+    return groups
+
+
+@register
+class AngularCKA(CKA):
+    """arccos(CKA): angle between centred normalised Gram matrices (radians), a metric."""
+
+    name = "cka_angular"
+    kind = "distance"
+    range = (0.0, np.pi / 2)
+    is_metric = True
+    defaults = {"kernel": "linear", "threshold": 0.5, "sigma": None}
+    debiased = False
+
+    def _compare(self, a, b) -> float:
+        return float(np.arccos(np.clip(super()._compare(a, b), -1.0, 1.0)))
+
+    def _compare_many(self, A, B, symmetric=False):
+        sim = super()._compare_many(A, B, symmetric)
+        return None if sim is None else np.arccos(np.clip(sim, -1.0, 1.0))
+
+
+register_alias("linear_cka", "cka", kernel="linear", debiased=False)
+register_alias("debiased_cka", "cka", kernel="linear", debiased=True)
+register_alias("rbf_cka", "cka", kernel="rbf", debiased=False)

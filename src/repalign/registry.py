@@ -1,0 +1,256 @@
+"""The measure protocol and the registry of measures by name.
+
+A measure is two steps:
+
+* ``prepare(X) -> Prepared``: per-system work done once (validation, centring, whitening,
+  a Gram matrix, a DMD fit ...);
+* ``compare(a, b) -> float``: per-pair work on two prepared systems.
+
+Comparing N systems therefore costs N prepares and N(N-1)/2 compares.  Subclasses implement
+``_prepare`` and ``_compare`` (and optionally ``_compare_many`` for a vectorised block of
+pairs), and declare metadata as class attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any, ClassVar, Iterable
+
+import numpy as np
+
+from ._validation import as_system, as_trials, check_same_samples
+
+# Vocabulary of invariances a measure may declare (transformations g with d(X, g(X)) = d(X, X)
+# applied to one system only, or equivalently d(X, Y) = d(X, g(Y))).
+INVARIANCES = {
+    "translation": "adding a constant vector to every sample",
+    "isotropic_scaling": "multiplying by a positive scalar",
+    "orthogonal": "rotation/reflection of the feature space (Y -> Y Q, Q orthogonal)",
+    "invertible_linear": "any invertible linear map of the feature space (Y -> Y M)",
+    "permutation": "reordering the features/units",
+    "sample_permutation": "reordering samples independently in each system",
+    "monotonic": "monotonic transformation of the dissimilarities (rank-based comparators)",
+}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A system after a measure's per-system work.
+
+    ``state`` is measure-specific; ``n_samples``/``n_features`` are kept for checks.
+    ``measure_key`` identifies the measure and parameters that made it, so that a state is
+    never compared by a differently-parametrised measure.
+    """
+
+    state: Any
+    n_samples: int
+    n_features: int
+    measure_key: tuple
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A score with its extra outputs (e.g. optimiser convergence, a lower bound)."""
+
+    score: float
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeasureInfo:
+    name: str
+    kind: str
+    range: tuple
+    invariances: tuple
+    is_metric: bool
+    symmetric: bool
+    matched_samples: bool
+    input: str
+    defaults: dict
+    summary: str
+    preset: dict = field(default_factory=dict)
+
+
+class Measure:
+    """Base class of all measures. Instances are immutable bundles of parameters."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = "similarity"  # or "distance"
+    range: ClassVar[tuple] = (0.0, 1.0)
+    invariances: ClassVar[frozenset] = frozenset()
+    is_metric: ClassVar[bool] = False
+    symmetric: ClassVar[bool] = True  # compare(a, b) == compare(b, a)
+    matched_samples: ClassVar[bool] = True  # rows of X and Y must correspond
+    input: ClassVar[str] = "samples"  # "samples": (samples, features); "trials": (trials, time, units)
+    min_samples: ClassVar[int] = 2
+    defaults: ClassVar[dict] = {}
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            valid = ", ".join(sorted(self.defaults)) or "none"
+            raise ValueError(f"unknown parameter(s) {unknown} for measure '{self.name}'; valid: {valid}")
+        merged = {**self.defaults, **params}
+        self.params = merged
+        for k, v in merged.items():
+            setattr(self, k, v)
+        self._validate_params()
+
+    # ---------------------------------------------------------------- to override
+    def _validate_params(self) -> None:
+        """Raise ValueError naming the bad parameter."""
+
+    def _min_samples(self) -> int:
+        return self.min_samples
+
+    def _prepare(self, X: Any) -> Any:  # X: float64 (samples, features) or list of trials
+        raise NotImplementedError
+
+    def _compare(self, a: Any, b: Any) -> float | Comparison:
+        raise NotImplementedError
+
+    def _compare_many(self, states_a: list, states_b: list, symmetric: bool = False) -> np.ndarray | None:
+        """Optional vectorised block of comparisons; return None to fall back to a loop.
+
+        ``symmetric=True`` means ``states_a is states_b``: only the upper triangle (with the
+        diagonal) needs computing; ``pairwise`` mirrors it.
+        """
+        return None
+
+    # ---------------------------------------------------------------- public
+    @property
+    def key(self) -> tuple:
+        return (self.name, tuple(sorted((k, repr(v)) for k, v in self.params.items())))
+
+    def prepare(self, X: Any, name: str = "X") -> Prepared:
+        """Validate ``X`` and do the per-system work once."""
+        if isinstance(X, Prepared):
+            self._check_prepared(X, name)
+            return X
+        if self.input == "trials":
+            trials = as_trials(X, name)
+            state = self._prepare(trials)
+            n = sum(t.shape[0] for t in trials)
+            return Prepared(state, n, trials[0].shape[1], self.key)
+        arr = as_system(X, name, min_samples=self._min_samples())
+        state = self._prepare(arr)
+        return Prepared(state, arr.shape[0], arr.shape[1], self.key)
+
+    def _check_prepared(self, p: Prepared, name: str) -> None:
+        if p.measure_key != self.key:
+            raise ValueError(f"{name} was prepared by {p.measure_key}, not by {self.key}")
+
+    def compare_detailed(self, a: Prepared, b: Prepared) -> Comparison:
+        self._check_prepared(a, "a")
+        self._check_prepared(b, "b")
+        if self.matched_samples:
+            check_same_samples(a.n_samples, b.n_samples, "X", "Y")
+        out = self._compare(a.state, b.state)
+        if isinstance(out, Comparison):
+            return out
+        return Comparison(float(out))
+
+    def compare(self, a: Prepared, b: Prepared) -> float:
+        return self.compare_detailed(a, b).score
+
+    def compare_many(self, A: list[Prepared], B: list[Prepared], symmetric: bool = False) -> np.ndarray:
+        """Scores of every a in A against every b in B, shape (len(A), len(B))."""
+        for i, p in enumerate(A):
+            self._check_prepared(p, f"systems[{i}]")
+        for j, p in enumerate(B):
+            self._check_prepared(p, f"others[{j}]")
+        if self.matched_samples:
+            ns = {p.n_samples for p in list(A) + list(B)}
+            if len(ns) > 1:
+                raise ValueError(
+                    f"all systems must have the same number of samples for '{self.name}'; got {sorted(ns)}"
+                )
+        block = self._compare_many([p.state for p in A], [p.state for p in B], symmetric)
+        if block is not None:
+            return np.asarray(block, dtype=np.float64)
+        out = np.empty((len(A), len(B)))
+        for i, a in enumerate(A):
+            for j, b in enumerate(B):
+                out[i, j] = self.compare(a, b)
+        return out
+
+    def info(self) -> MeasureInfo:
+        return _info(type(self))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+
+_REGISTRY: dict[str, tuple[type[Measure], dict]] = {}
+
+
+def register(cls: type[Measure]) -> type[Measure]:
+    """Class decorator: make a measure available by its ``name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    if cls.name in _REGISTRY:
+        raise ValueError(f"measure name '{cls.name}' is already registered")
+    if cls.kind not in ("distance", "similarity"):
+        raise ValueError(f"{cls.__name__}.kind must be 'distance' or 'similarity'")
+    unknown = set(cls.invariances) - set(INVARIANCES)
+    if unknown:
+        raise ValueError(f"{cls.__name__} declares unknown invariances {sorted(unknown)}")
+    _REGISTRY[cls.name] = (cls, {})
+    return cls
+
+
+def register_alias(alias: str, name: str, **preset: Any) -> None:
+    """Register ``alias`` as measure ``name`` with some parameters preset (e.g. 'debiased_cka')."""
+    if alias in _REGISTRY:
+        raise ValueError(f"measure name '{alias}' is already registered")
+    cls, base_preset = _REGISTRY[name]
+    _REGISTRY[alias] = (cls, {**base_preset, **preset})
+
+
+def get_measure(measure: str | Measure, **params: Any) -> Measure:
+    """A measure instance from a registered name (plus parameters) or an instance."""
+    if isinstance(measure, Measure):
+        if params:
+            return type(measure)(**{**measure.params, **params})
+        return measure
+    _ensure_loaded()
+    if not isinstance(measure, str) or measure not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown measure {measure!r}; registered measures: {known}")
+    cls, preset = _REGISTRY[measure]
+    return cls(**{**preset, **params})
+
+
+def _info(cls: type[Measure], name: str | None = None, preset: dict | None = None) -> MeasureInfo:
+    doc = (cls.__doc__ or "").strip().splitlines()
+    return MeasureInfo(
+        name=name or cls.name,
+        kind=cls.kind,
+        range=tuple(cls.range),
+        invariances=tuple(sorted(cls.invariances)),
+        is_metric=cls.is_metric,
+        symmetric=cls.symmetric,
+        matched_samples=cls.matched_samples,
+        input=cls.input,
+        defaults={**cls.defaults, **(preset or {})},
+        summary=doc[0] if doc else "",
+        preset=dict(preset or {}),
+    )
+
+
+def measures() -> list[MeasureInfo]:
+    """Every registered measure (aliases included) with its metadata, sorted by name."""
+    _ensure_loaded()
+    return [_info(cls, name, preset) for name, (cls, preset) in sorted(_REGISTRY.items())]
+
+
+def _ensure_loaded() -> None:
+    # Importing the families registers their measures.
+    import_module(f"{__package__}.geometry")
+    import_module(f"{__package__}.dynamics")
+
+
+def names(kind: str | None = None) -> Iterable[str]:
+    return [m.name for m in measures() if kind is None or m.kind == kind]
