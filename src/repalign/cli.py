@@ -1,39 +1,36 @@
-"""Command-line interface: ``repalign example`` (and more subcommands as they land)."""
+"""Command-line interface. Each subcommand lives in ``repalign/commands/<name>.py`` and
+defines ``register(subparsers)``, which adds its parser and sets ``func``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
+# Order is the order in `repalign --help`.
+COMMAND_MODULES = ["demo", "example", "compare", "sweep", "results", "bench", "study", "train"]
 
-def _example(args: argparse.Namespace) -> int:
-    import numpy as np
 
-    import repalign
-
-    rng = np.random.default_rng(args.seed)
-    X = rng.standard_normal((500, 50))
-    Q, _ = np.linalg.qr(rng.standard_normal((50, 50)))
-    Y = 3.0 * X @ Q + 0.5 * rng.standard_normal((500, 50))  # a noisy rotated, scaled copy
-    Z = rng.standard_normal((500, 50))  # an unrelated system
-    print("Two generated systems: X (500 samples x 50 units), Y = 3 X Q + noise, Z independent\n")
-    for name in ("cka", "debiased_cka", "procrustes", "rsa"):
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="repalign",
+        description="How alike are two neural systems, in geometry and dynamics, and is that likeness real?",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
         try:
-            m = repalign.get_measure(name)
-        except ValueError:
-            continue
-        print(f"  {name:<14} ({m.kind:<10}) X-Y: {repalign.compare(X, Y, name): .4f}   X-Z: {repalign.compare(X, Z, name): .4f}")
-    return 0
+            module = importlib.import_module(f"repalign.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"repalign.commands.{name}":
+                continue  # not built yet
+            raise
+        module.register(sub)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="repalign", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("example", help="compare two generated systems and print the result")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_example)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":
