@@ -94,7 +94,8 @@ class Measure:
         merged = {**self.defaults, **params}
         self.params = merged
         for k, v in merged.items():
-            setattr(self, k, v)
+            if not callable(getattr(type(self), k, None)):  # never shadow a method (e.g. rsa's `compare`)
+                setattr(self, k, v)
         self._validate_params()
 
     # ---------------------------------------------------------------- to override
@@ -121,7 +122,8 @@ class Measure:
     # ---------------------------------------------------------------- public
     @property
     def key(self) -> tuple:
-        return (self.name, tuple(sorted((k, repr(v)) for k, v in self.params.items())))
+        """Identifies the measure and its parameters (arrays by content hash, not repr)."""
+        return (self.name, tuple(sorted((k, _canonical(v)) for k, v in self.params.items())))
 
     def prepare(self, X: Any, name: str = "X") -> Prepared:
         """Validate ``X`` and do the per-system work once."""
@@ -181,6 +183,15 @@ class Measure:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
+
+
+def _canonical(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        import hashlib
+
+        digest = hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return f"ndarray{value.shape}:{value.dtype}:{digest}"
+    return repr(value)
 
 
 _REGISTRY: dict[str, tuple[type[Measure], dict]] = {}

@@ -149,12 +149,11 @@ class CKA(Measure):
 
     def _compare_many(self, A: list, B: list, symmetric: bool = False):
         """All cross HSICs of a block as a few large matrix products."""
-        if not A or not isinstance(A[0], _FeatureState) or any(s.gram is not None for s in A + B):
-            if A and isinstance(A[0], _GramState):
-                return self._gram_block(A, B)
-            return None
+        if A and isinstance(A[0], _GramState):
+            return self._gram_block(A, B)
         n = A[0].Xc.shape[0]
-        tr = _blocked_sq_cross([s.Xc for s in A], [s.Xc for s in B], symmetric)
+        Xa, Xb = [s.Xc for s in A], [s.Xc for s in B]
+        tr = _pairwise_trace_kl(Xa, Xb, symmetric)
         if self.debiased:
             Ra = np.stack([s.row_sq for s in A])
             Rb = np.stack([s.row_sq for s in B])
@@ -207,6 +206,55 @@ def _blocked_sq_cross(Xa: list, Xb: list, symmetric: bool, max_elems: int = 2**2
             S *= S
             S = np.add.reduceat(np.add.reduceat(S, offs_a, axis=0), offs_b, axis=1)
             out[ia0:ia1, ib0:ib1] = S
+    return out
+
+
+def _pairwise_trace_kl(Xa: list, Xb: list, symmetric: bool) -> np.ndarray:
+    """out[i, j] = tr(K_i L_j) = ||Xa[i]^T Xb[j]||_F^2 by the cheaper of two exact routes.
+
+    Feature route: n p q multiply-adds per pair. Gram route: form each n x n Gram once
+    (n^2 p / 2) and then n^2 / 2 per pair (inner product of upper triangles). With many
+    systems of moderate width (n < p q) the Gram route wins; e.g. 50 systems of 2000 x 100
+    need about as much as the feature route, while 50 systems of 2000 x 1000 need ~10x less.
+    """
+    n = Xa[0].shape[0]
+    pa = np.array([x.shape[1] for x in Xa], dtype=float)
+    pb = pa if symmetric else np.array([x.shape[1] for x in Xb], dtype=float)
+    pairs = len(Xa) * len(Xb) / (2.0 if symmetric else 1.0)
+    feature_cost = pairs * n * pa.mean() * pb.mean()
+    grams = len(Xa) + (0 if symmetric else len(Xb))
+    # Forming a Gram (syrk plus extracting its triangle) runs at about half the speed of a
+    # large matmul, hence n^2 p rather than n^2 p / 2 (measured on 2000 x 100 systems).
+    gram_cost = grams * n * n * max(pa.mean(), pb.mean()) + pairs * n * n / 2
+    if gram_cost < feature_cost:
+        return _blocked_gram_cross(Xa, Xb, symmetric)
+    return _blocked_sq_cross(Xa, Xb, symmetric)
+
+
+def _blocked_gram_cross(Xa: list, Xb: list, symmetric: bool, max_bytes: int = 2**30) -> np.ndarray:
+    """tr(K_i L_j) from upper triangles of the Gram matrices, in memory-bounded blocks."""
+    n = Xa[0].shape[0]
+    iu = np.triu_indices(n, 1)
+    weights_len = n + iu[0].size
+
+    def features(X):  # v with <v_K, v_L> = tr(K L): diagonal once, off-diagonal twice
+        K = X @ X.T
+        v = np.empty(weights_len)
+        v[:n] = np.diagonal(K)
+        v[n:] = K[iu] * np.sqrt(2.0)
+        return v
+
+    per_block = max(1, int(max_bytes // (8 * weights_len)))
+    blocks_a = [(i, min(i + per_block, len(Xa))) for i in range(0, len(Xa), per_block)]
+    blocks_b = blocks_a if symmetric else [(i, min(i + per_block, len(Xb))) for i in range(0, len(Xb), per_block)]
+    out = np.zeros((len(Xa), len(Xb)))
+    for bi, (a0, a1) in enumerate(blocks_a):
+        Fa = np.stack([features(X) for X in Xa[a0:a1]])
+        for bj, (b0, b1) in enumerate(blocks_b):
+            if symmetric and bj < bi:
+                continue
+            Fb = Fa if (symmetric and bi == bj) else np.stack([features(X) for X in Xb[b0:b1]])
+            out[a0:a1, b0:b1] = Fa @ Fb.T
     return out
 
 
