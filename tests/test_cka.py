@@ -94,8 +94,10 @@ def test_pairwise_equals_pair_loop_and_is_symmetric(name):
     rng = np.random.default_rng(5)
     systems = [rng.standard_normal((25, w)) for w in (3, 8, 8, 40)]  # mixed widths, one with p > n
     M = repalign.pairwise(systems, name)
+    # arccos turns a 1e-16 rounding difference at CKA = 1 into ~1e-8 rad
+    tol = 1e-7 if name == "cka_angular" else 1e-12
     for i, j in itertools.product(range(4), range(4)):
-        assert M[i, j] == pytest.approx(repalign.compare(systems[i], systems[j], name), abs=1e-12)
+        assert M[i, j] == pytest.approx(repalign.compare(systems[i], systems[j], name), abs=tol)
     assert np.array_equal(M, M.T)
     R = repalign.pairwise(systems[:2], name, others=systems[2:])
     assert R.shape == (2, 2)
