@@ -78,3 +78,12 @@ def test_cli_example_runs(capsys):
     assert main(["example", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "cka" in out and "X vs Y" in out
+
+
+def test_errors_from_prepare_name_the_argument():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((10, 3))
+    with pytest.raises(ValueError, match=r"^Y has zero variance"):
+        repalign.compare(X, np.ones((10, 3)), "cka")
+    with pytest.raises(ValueError, match=r"^systems\[1\] has zero variance"):
+        repalign.pairwise([X, np.ones((10, 3))], "cka")

@@ -132,12 +132,23 @@ class Measure:
             return X
         if self.input == "trials":
             trials = as_trials(X, name)
-            state = self._prepare(trials)
+            state = self._named(self._prepare, trials, name)
             n = sum(t.shape[0] for t in trials)
             return Prepared(state, n, trials[0].shape[1], self.key)
         arr = as_system(X, name, min_samples=self._min_samples())
-        state = self._prepare(arr)
+        state = self._named(self._prepare, arr, name)
         return Prepared(state, arr.shape[0], arr.shape[1], self.key)
+
+    @staticmethod
+    def _named(fn, data, name: str):
+        """Run a ``_prepare``; its errors call the system "X", so rename it to ``name``."""
+        try:
+            return fn(data)
+        except ValueError as exc:
+            msg = str(exc)
+            if name != "X" and msg.startswith("X "):
+                raise ValueError(f"{name} {msg[2:]}") from None
+            raise
 
     def _check_prepared(self, p: Prepared, name: str) -> None:
         if p.measure_key != self.key:

@@ -1,3 +1,6 @@
 """Geometric measures, one module per family. Importing this package registers them."""
 
 from . import cka  # noqa: F401
+from . import cca, subspace, neighbors  # noqa: F401
+from . import shape, stochastic  # noqa: F401
+from . import rsa  # noqa: F401
