@@ -18,10 +18,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 test: install
-	$(BIN)/python -m pytest -n 2 -q
+	# one BLAS thread per xdist worker: two workers on two cores (see tests/conftest.py)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
 
 example: install
-	$(BIN)/python -m repalign.cli example
+	$(BIN)/repalign example
 
 bench: install
 	$(BIN)/python benchmarks/geometry.py
