@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 from scipy.spatial.distance import cdist
-from sklearn.linear_model import Ridge, RidgeCV
-from sklearn.model_selection import KFold
 
 from .._validation import check_nonconstant, check_random_state
 from ..registry import Comparison, Measure, register
@@ -159,6 +157,10 @@ class RidgeR2(Measure):
         return Xc * np.sqrt(Xc.size / np.sum(Xc**2))
 
     def _model(self):
+        # sklearn.linear_model is imported here, not at module load: it costs ~2 s per new
+        # worker process and most users of this module never fit a ridge.
+        from sklearn.linear_model import Ridge, RidgeCV
+
         if len(self._alphas) == 1:
             return Ridge(alpha=self._alphas[0])
         return RidgeCV(alphas=self._alphas)
@@ -166,6 +168,8 @@ class RidgeR2(Measure):
     def _compare(self, X: np.ndarray, Y: np.ndarray) -> Comparison:
         pred = np.empty_like(Y)
         chosen = []
+        from sklearn.model_selection import KFold
+
         folds = KFold(int(self.n_folds), shuffle=True, random_state=self._fold_seed)
         for train, test in folds.split(X):
             model = self._model().fit(X[train], Y[train])
