@@ -12,6 +12,7 @@ Quick start::
 from ._validation import as_system, as_trials
 from .api import compare, compare_detailed, pairwise
 from .registry import Comparison, Measure, MeasureInfo, Prepared, get_measure, measures, register
+from .stats import calibrate
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,7 @@ __all__ = [
     "compare",
     "compare_detailed",
     "pairwise",
+    "calibrate",
     "measures",
     "get_measure",
     "register",
