@@ -16,11 +16,20 @@ from .stats import calibrate
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    if name == "record":  # lazy: repalign.train imports torch, which `import repalign` must not
+        from .train import record
+
+        return record
+    raise AttributeError(f"module 'repalign' has no attribute {name!r}")
+
 __all__ = [
     "compare",
     "compare_detailed",
     "pairwise",
     "calibrate",
+    "record",
     "measures",
     "get_measure",
     "register",

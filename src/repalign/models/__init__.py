@@ -1,0 +1,31 @@
+"""PyTorch models for cognitive tasks (imports torch; ``import repalign`` alone does not).
+
+* :class:`LeakyRNN` — continuous-time RNN of Yang et al. (2019), recurrent and input noise.
+* :class:`GRUModel`, :class:`LSTMModel` — torch's GRU / LSTM with the same interface.
+* :class:`MultiPlasticNet` — multi-plasticity network (Aitken & Mihalas 2023), W * (1 + M).
+
+Every model takes batch-first inputs ``(batch, time, n_input)``, returns a :class:`ModelOutput`
+``(outputs, hidden, M)``, exposes ``input_weight()`` (the parameter whose column j multiplies
+input channel j) and ``spec`` (the keyword arguments that rebuild it with :func:`build_model`).
+"""
+
+from __future__ import annotations
+
+from .plastic import MultiPlasticNet
+from .rnn import GRUModel, LeakyRNN, LSTMModel, ModelOutput
+
+MODEL_TYPES = {cls.model_type: cls for cls in (LeakyRNN, GRUModel, LSTMModel, MultiPlasticNet)}
+
+
+def build_model(spec: dict):
+    """Build a model from ``{"type": "leaky_rnn" | "gru" | "lstm" | "mpn", **kwargs}`` (a model's ``spec``)."""
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise ValueError(f"spec must be a dict with a 'type' key, one of {sorted(MODEL_TYPES)}; got {spec!r}")
+    kwargs = dict(spec)
+    kind = kwargs.pop("type")
+    if kind not in MODEL_TYPES:
+        raise ValueError(f"spec['type'] must be one of {sorted(MODEL_TYPES)}; got {kind!r}")
+    return MODEL_TYPES[kind](**kwargs)
+
+
+__all__ = ["LeakyRNN", "GRUModel", "LSTMModel", "MultiPlasticNet", "ModelOutput", "build_model", "MODEL_TYPES"]

@@ -1,0 +1,91 @@
+"""Checkpoint files: ``DIR/checkpoints/step_XXXXXXXX.pt`` with a ``.json`` summary beside it.
+
+The ``.pt`` file (``torch.save`` of a dict) holds: ``format``, ``step``, ``model_spec`` (rebuilds
+the model with :func:`repalign.models.build_model`), ``model_state``, ``optimizer_state``,
+``torch_rng_state`` (the global CPU generator), ``config`` (the :class:`TrainConfig` as a dict)
+and ``history`` (the learning curve up to this step). The JSON holds ``step``, ``loss``, ``lr``,
+``accuracy`` (per task, at this step), ``config``, ``model_spec``, ``elapsed_s`` and ``file``.
+
+Both are written atomically (temporary file in the same folder, then ``os.replace``), the
+``.pt`` first: a checkpoint counts as complete once its JSON exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = 1
+_NAME = re.compile(r"^step_(\d{8})\.json$")
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2, default=_json_default).encode()
+    _atomic_write(Path(path), lambda fh: fh.write(text))
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def checkpoint_path(out_dir: str | os.PathLike, step: int) -> Path:
+    return Path(out_dir) / "checkpoints" / f"step_{step:08d}.pt"
+
+
+def save_checkpoint(out_dir: str | os.PathLike, state: dict, summary: dict) -> Path:
+    """Write ``state`` (see module docstring) to ``step_XXXXXXXX.pt`` and ``summary`` to its JSON."""
+    path = checkpoint_path(out_dir, int(state["step"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda fh: torch.save({"format": FORMAT, **state}, fh))
+    write_json(path.with_suffix(".json"), {**summary, "file": path.name})
+    return path
+
+
+def list_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
+    """Complete checkpoints (those whose JSON exists) in ``out_dir``, by step."""
+    folder = Path(out_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    found = sorted(p for p in folder.iterdir() if _NAME.match(p.name))
+    return [p.with_suffix(".pt") for p in found if p.with_suffix(".pt").exists()]
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
+    """The state dict saved by :func:`save_checkpoint` (see module docstring for its keys)."""
+    state = torch.load(Path(path), map_location=map_location, weights_only=False)
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"path {path} is not a repalign training checkpoint (format {FORMAT})")
+    return state
+
+
+def load_model(path: str | os.PathLike, map_location: Any = "cpu"):
+    """Rebuild the model saved in a checkpoint file and load its weights (eval mode)."""
+    from repalign.models import build_model
+
+    state = load_checkpoint(path, map_location)
+    model = build_model(state["model_spec"])
+    model.load_state_dict(state["model_state"])
+    return model.eval()
