@@ -1,0 +1,149 @@
+"""Vector-field Procrustes: repalign vs dsa-metric 2.0.2, side by side in one process.
+
+For each size n, ``--pairs`` random non-conjugate pairs (A, B independent standard Gaussian) and
+``--pairs`` exactly conjugate pairs (B = Q A Q^T, Q Haar orthogonal, true distance 0) are scored by
+
+* dsa-metric: ``SimilarityTransformDist(iters=1500, lr=5e-3, score_method="angular").fit_score(A, B)``
+  (the optimiser settings of DSA's pipeline; 2 x 1500 Adam steps per pair), torch threads as found;
+* repalign: ``vector_field_distance(A, B)`` with its defaults.
+
+Both losses are ``||A_hat - C B_hat C^T||_F^2 = 2 - 2 cos(theta)`` on unit-norm operators, computed
+here in float64 from each package's angular score.  Per-pair wall time excludes a warm-up call.
+
+    python benchmarks/dsa.py                 # n in {10, 50, 100}, 2 pairs of each kind
+    python benchmarks/dsa.py --pairs 1
+    python benchmarks/dsa.py --quick         # n in {10, 20}, 1 pair, dsa-metric at 300 iterations
+    python benchmarks/dsa.py --torch-threads 1   # dsa-metric single-threaded (repalign always is, n <= 256)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy.stats import ortho_group
+
+from repalign.dynamics.vector_fields import vector_field_distance
+
+
+def _pairs(n: int, k: int, conjugate: bool, seed: int):
+    rng = np.random.default_rng(seed)
+    for i in range(k):
+        A = rng.standard_normal((n, n))
+        if conjugate:
+            Q = ortho_group.rvs(n, random_state=seed + i)
+            yield A, Q @ A @ Q.T
+        else:
+            yield A, rng.standard_normal((n, n))
+
+
+def _dsa_metric(A, B, iters: int, seed: int) -> tuple[float, float]:
+    import torch
+    from DSA.simdist import SimilarityTransformDist
+
+    torch.manual_seed(seed)
+    sim = SimilarityTransformDist(iters=iters, lr=5e-3, score_method="angular")
+    t0 = time.perf_counter()
+    theta = float(sim.fit_score(A.copy(), B.copy()))
+    return theta, time.perf_counter() - t0
+
+
+def _repalign(A, B, seed: int) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    theta = vector_field_distance(A, B, seed=seed).score
+    return theta, time.perf_counter() - t0
+
+
+def _loss(theta: float) -> float:
+    return 2.0 - 2.0 * np.cos(theta)
+
+
+def run(sizes, n_pairs: int, dsa_iters: int) -> list[dict]:
+    import torch
+
+    print(f"dsa-metric: SimilarityTransformDist(iters={dsa_iters}, lr=5e-3, angular), torch threads "
+          f"{torch.get_num_threads()}; repalign: vector_field_distance defaults\n")
+    warm = np.random.default_rng(0).standard_normal((2, 4, 4))
+    _dsa_metric(warm[0], warm[1], 5, 0)
+    _repalign(warm[0], warm[1], 0)
+    rows = []
+    for n in sizes:
+        for conjugate in (False, True):
+            rec = []
+            for i, (A, B) in enumerate(_pairs(n, n_pairs, conjugate, seed=1000 * n + 7 * conjugate)):
+                th_d, t_d = _dsa_metric(A, B, dsa_iters, seed=i)
+                th_r, t_r = _repalign(A, B, seed=i)
+                rec.append((th_d, t_d, th_r, t_r))
+                print(f"  n={n:3d} {'conjugate' if conjugate else 'random   '} pair {i}: dsa-metric "
+                      f"{th_d:.4f} rad in {t_d:6.2f} s | repalign {th_r:.2e} rad in {t_r:6.3f} s", flush=True)
+            r = np.array(rec)
+            diff = _loss(r[:, 2]) - _loss(r[:, 0])
+            rows.append(dict(
+                n=n, kind="conjugate" if conjugate else "random", pairs=len(r),
+                t_dsa=r[:, 1].mean(), t_ours=r[:, 3].mean(), speedup=r[:, 1].sum() / r[:, 3].sum(),
+                loss_dsa=_loss(r[:, 0]).mean(), loss_ours=_loss(r[:, 2]).mean(),
+                diff_mean=diff.mean(), diff_max=diff.max(),
+                theta_dsa_max=r[:, 0].max(), theta_ours_max=r[:, 2].max(),
+            ))
+    return rows
+
+
+def conjugacy_sweep(sizes, n_seeds: int) -> None:
+    """repalign alone on ``n_seeds`` exactly conjugate pairs per size (det Q = +1 / -1 alternating)."""
+    print(f"\nrepalign on exactly conjugate pairs, {n_seeds} seeds per n (B = Q A Q^T, det Q alternating):")
+    print("| n | seeds | max angle (rad) | certified | mean s/pair |")
+    print("|---|---|---|---|---|")
+    for n in sizes:
+        worst, certified, total = 0.0, 0, 0.0
+        for seed in range(n_seeds):
+            rng = np.random.default_rng(seed)
+            A = rng.standard_normal((n, n))
+            Q = ortho_group.rvs(n, random_state=seed)
+            if np.sign(np.linalg.det(Q)) != (1 if seed % 2 == 0 else -1):
+                Q[:, 0] = -Q[:, 0]
+            t0 = time.perf_counter()
+            res = vector_field_distance(A, Q @ A @ Q.T, seed=seed)
+            total += time.perf_counter() - t0
+            worst = max(worst, res.score)
+            certified += "certified" in res.method
+        print(f"| {n} | {n_seeds} | {worst:.1e} | {certified}/{n_seeds} | {total / n_seeds:.3f} |")
+
+
+def print_table(rows: list[dict]) -> None:
+    head = ("| n | pairs | kind | dsa-metric s/pair | repalign s/pair | speed-up | dsa-metric loss | "
+            "repalign loss | loss diff mean (max) | max angle dsa / repalign (rad) |")
+    print("\n" + head)
+    print("|---" * (head.count("|") - 1) + "|")
+    for r in rows:
+        print(f"| {r['n']} | {r['pairs']} | {r['kind']} | {r['t_dsa']:.2f} | {r['t_ours']:.3f} | "
+              f"{r['speedup']:.0f}x | {r['loss_dsa']:.4f} | {r['loss_ours']:.4f} | "
+              f"{r['diff_mean']:+.4f} ({r['diff_max']:+.4f}) | {r['theta_dsa_max']:.3f} / {r['theta_ours_max']:.1e} |")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pairs", type=int, default=2, help="pairs of each kind per size compared with "
+                   "dsa-metric (default 2; 0: only the repalign conjugacy sweep)")
+    p.add_argument("--conj-seeds", type=int, default=20, help="seeds per size of the repalign-only "
+                   "exact-conjugacy sweep (default 20)")
+    p.add_argument("--sizes", type=int, nargs="+", default=None, help="operator sizes (default 10 50 100)")
+    p.add_argument("--quick", action="store_true", help="n in {10, 20}, 1 pair, dsa-metric at 300 iterations")
+    p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads for dsa-metric")
+    args = p.parse_args(argv)
+    if args.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    if args.pairs < 0 or args.conj_seeds < 0:
+        p.error("--pairs and --conj-seeds must be >= 0")
+    sizes = args.sizes or ([10, 20] if args.quick else [10, 50, 100])
+    if args.conj_seeds:
+        conjugacy_sweep(sizes, 5 if args.quick else args.conj_seeds)
+    if args.pairs:
+        rows = run(sizes, 1 if args.quick else args.pairs, 300 if args.quick else 1500)
+        print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
