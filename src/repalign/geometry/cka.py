@@ -22,6 +22,7 @@ import numpy as np
 from scipy.spatial.distance import pdist, squareform
 
 from .._validation import check_nonconstant
+from ._blocks import width_groups
 from ..registry import Measure, register, register_alias
 
 
@@ -191,8 +192,8 @@ def _blocked_sq_cross(Xa: list, Xb: list, symmetric: bool, max_elems: int = 2**2
     widths_a = np.array([x.shape[1] for x in Xa])
     widths_b = np.array([x.shape[1] for x in Xb])
     side = max(int(np.sqrt(max_elems)), int(max(widths_a.max(), widths_b.max())))
-    groups_a = _groups(widths_a, side)
-    groups_b = groups_a if symmetric else _groups(widths_b, side)
+    groups_a = width_groups(widths_a, side)
+    groups_b = groups_a if symmetric else width_groups(widths_b, side)
     out = np.zeros((len(Xa), len(Xb)))
     for gi, (ia0, ia1) in enumerate(groups_a):
         Za = np.hstack(Xa[ia0:ia1])
@@ -256,17 +257,6 @@ def _blocked_gram_cross(Xa: list, Xb: list, symmetric: bool, max_bytes: int = 2*
             Fb = Fa if (symmetric and bi == bj) else np.stack([features(X) for X in Xb[b0:b1]])
             out[a0:a1, b0:b1] = Fa @ Fb.T
     return out
-
-
-def _groups(widths: np.ndarray, side: int) -> list[tuple[int, int]]:
-    groups, start, acc = [], 0, 0
-    for i, w in enumerate(widths):
-        if acc + w > side and i > start:
-            groups.append((start, i))
-            start, acc = i, 0
-        acc += w
-    groups.append((start, len(widths)))
-    return groups
 
 
 @register

@@ -60,6 +60,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .._validation import check_nonconstant
+from ._blocks import blockwise_cross, nuclear_norms
 from ..registry import Measure, register
 
 _SCORES = ("angular", "euclidean")
@@ -112,9 +113,12 @@ def _distance(sq_residual_fn, A: np.ndarray, B: np.ndarray, norm_a: float, norm_
 def partial_whiten(Xc: np.ndarray, alpha: float, ridge: float = 0.0) -> np.ndarray:
     """``Z (n, r)`` with ``Z Z^T = X_phi X_phi^T`` for the partial whitening in the module docstring.
 
-    ``Xc`` is a centred ``(n, p)`` system; ``r`` its numerical rank.
+    ``Xc`` is a centred ``(n, p)`` system; ``r`` its numerical rank (``p`` for alpha = 1, p <= n,
+    where X_c itself is returned).
     """
     n, p = Xc.shape
+    if alpha == 1.0 and p <= n:
+        return np.ascontiguousarray(Xc)  # X_phi = X_c: no SVD needed (zero directions are harmless)
     U, s, _ = np.linalg.svd(Xc, full_matrices=False)
     keep = s > s[0] * max(n, p) * np.finfo(float).eps
     U, s = U[:, keep], s[keep]
@@ -160,6 +164,31 @@ class _ShapeBase(Measure):
 
     def _compare(self, a: _ShapeState, b: _ShapeState) -> float:
         return _distance(aligned_sq_residual, a.Z, b.Z, a.norm, b.norm, self.score)
+
+    def _compare_many(self, A: list, B: list, symmetric: bool = False) -> np.ndarray:
+        """All nuclear norms ||Z_i^T Z_j||_* from stacked products and batched SVDs.
+
+        Pairs so close that ``1 - cos`` cancellation matters are recomputed one by one through
+        the explicit aligned residual, exactly as :meth:`_compare` does.
+        """
+        nuc = blockwise_cross([s.Z for s in A], [s.Z for s in B], nuclear_norms, symmetric)
+        na = np.array([s.norm for s in A])[:, None]
+        nb = np.array([s.norm for s in B])[None, :]
+        if self.score == "angular":
+            total = np.full(nuc.shape, 2.0)
+            sq = total - 2.0 * nuc / (na * nb)
+        else:
+            total = na**2 + nb**2
+            sq = total - 2.0 * nuc
+        out = np.sqrt(np.maximum(sq, 0.0))
+        if self.score == "angular":
+            out = 2.0 * np.arcsin(np.minimum(out / 2.0, 1.0))
+        close = sq <= 1e-4 * total
+        if symmetric:
+            close &= np.triu(np.ones(close.shape, dtype=bool))
+        for i, j in zip(*np.nonzero(close)):
+            out[i, j] = self._compare(A[i], B[j])
+        return out
 
 
 @register
