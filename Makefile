@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test example install bench clean
+.PHONY: test demo example install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ install: $(VENV)/.installed
 test: install
 	# one BLAS thread per xdist worker: two workers on two cores (see tests/conftest.py)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
+
+demo: install
+	$(BIN)/repalign demo
 
 example: install
 	$(BIN)/repalign example
