@@ -84,6 +84,36 @@ def test_gradient_and_hessian_match_finite_differences():
     assert np.sum(Xi * vf._hess(M, R, Om)) == pytest.approx(np.sum(Om * vf._hess(M, R, Xi)), rel=1e-12)
 
 
+def test_buffered_screening_matches_plain_formulas():
+    """_screen writes into preallocated buffers: its pieces must equal the plain expressions, and
+    it must not touch its input stack."""
+    rng = np.random.default_rng(4)
+    n, K = 9, 4
+    A, B = _unit(rng.standard_normal((n, n))), _unit(rng.standard_normal((n, n)))
+    Cs = np.stack([_orthogonal(n, s, det=1 if s % 2 else -1) for s in range(K)])
+    ws = vf._ScreenWork(K, n)
+    f, g = ws.loss_grad(A, B, Cs[:3])
+    f_ref, g_ref, _, _ = vf._loss_grad(A, B, Cs[:3])
+    np.testing.assert_allclose(f, f_ref, rtol=1e-13)
+    np.testing.assert_allclose(g, g_ref, atol=1e-14)
+    t = np.array([0.3, 0.05, 1.2])
+    step = ws.cayley_step(t, g, Cs[:3])
+    for k in range(3):
+        W = -t[k] * g[k]
+        cay = np.linalg.solve(np.eye(n) - W / 2, np.eye(n) + W / 2)  # textbook Cayley transform
+        np.testing.assert_allclose(step[k], cay @ Cs[k], atol=1e-13)
+        np.testing.assert_allclose(step[k] @ step[k].T, np.eye(n), atol=1e-13)
+    C0 = Cs.copy()
+    out, f_out = vf._screen(A, B, Cs, 25)
+    np.testing.assert_array_equal(Cs, C0)
+    start = np.array([vf._orth_loss(A, B, C) for C in C0])
+    for k in range(K):
+        np.testing.assert_allclose(out[k] @ out[k].T, np.eye(n), atol=1e-10)
+        assert f_out[k] == pytest.approx(vf._orth_loss(A, B, out[k]), abs=1e-12)
+        assert np.sign(np.linalg.det(out[k])) == np.sign(np.linalg.det(C0[k]))  # same component
+    assert np.all(f_out <= start + 1e-12)
+
+
 # --------------------------------------------------------------------------- against dsa-metric
 def test_never_worse_than_dsa_metric():
     """dsa-metric 2.0.2 with SimilarityTransformDist's own defaults (200 Adam steps at lr 0.01 per

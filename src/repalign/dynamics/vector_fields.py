@@ -74,18 +74,18 @@ _TCG_THETA = 0.5  # inner CG accuracy exponent: local convergence of order 1 + t
 _SINGLE_THREAD_MAX_N = 256  # below this size BLAS threads only add contention
 
 
-def _search_budget(n: int) -> tuple[int, int]:
-    """(Haar candidates per requested restart, starts polished by trust-region Newton).
+def _search_budget(n: int, n_restarts: int) -> tuple[int, int, int]:
+    """(Haar starts screened, starts polished by trust-region Newton, screening iterations).
 
     Screening ranks basins well at small n, where it is cheap (the rank correlation of screened and
     final losses was >= 0.9 at n = 20, about 0.5 at n = 50), and a polish costs O(n^3) per Hessian
     product with ~1e3 products: the budget shrinks as n grows.
     """
     if n <= 32:
-        return 4, 2
+        return 4 * n_restarts, 2, _SCREEN_ITER
     if n <= 64:
-        return 2, 2
-    return 1, 1
+        return 2 * n_restarts, 2, _SCREEN_ITER
+    return n_restarts, 1, _SCREEN_ITER
 
 
 @dataclass(frozen=True)
@@ -283,10 +283,10 @@ def _skew(X: np.ndarray) -> np.ndarray:
     return (X - np.swapaxes(X, -1, -2)) / 2
 
 
-def _cayley(W: np.ndarray) -> np.ndarray:
-    """(I - W/2)^{-1} (I + W/2): orthogonal for skew W (batched), agrees with expm(W) to 2nd order."""
-    eye = np.eye(W.shape[-1])
-    return np.linalg.solve(eye - W / 2, eye + W / 2)
+def _cayley_apply(W: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """cay(W) C with cay(W) = (I - W/2)^{-1} (I + W/2) (orthogonal for skew W, agrees with expm(W)
+    to 2nd order), computed as 2 (I - W/2)^{-1} C - C: one solve, no extra product (batched)."""
+    return 2.0 * np.linalg.solve(np.eye(W.shape[-1]) - W / 2, C) - C
 
 
 def _loss_grad(A: np.ndarray, B: np.ndarray, C: np.ndarray):
@@ -296,38 +296,96 @@ def _loss_grad(A: np.ndarray, B: np.ndarray, C: np.ndarray):
     M = CB @ np.swapaxes(C, -1, -2)
     R = M - A
     Mt = np.swapaxes(M, -1, -2)
-    g = 2.0 * _skew(R @ Mt - Mt @ R)
+    Z = R @ Mt - Mt @ R
+    g = Z - np.swapaxes(Z, -1, -2)  # 2 skew(Z)
     return np.sum(R * R, axis=(-2, -1)), g, M, R
 
 
-def _hess(M: np.ndarray, R: np.ndarray, Om: np.ndarray) -> np.ndarray:
+def _hess_parts(M: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Products reused by every Hessian-vector product at one point: [M, M + A] side by side and
+    stacked, M^T and R."""
+    MA = 2.0 * M - R  # M + A
+    return np.hstack([M, MA]), np.vstack([M, MA]), np.ascontiguousarray(M.T), R
+
+
+def _hess(M: np.ndarray, R: np.ndarray, Om: np.ndarray, parts: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
     # With P = [Omega, M + A] = Y + [Omega, A] the three commutator terms above fold into two.
     n = M.shape[0]
-    MA = 2.0 * M - R  # M + A
-    left = Om @ np.hstack([M, MA])
-    right = np.vstack([M, MA]) @ Om
+    wide, tall, Mt, R = parts if parts is not None else _hess_parts(M, R)
+    left = Om @ wide
+    right = tall @ Om
     Y = left[:, :n] - right[:n]
     P = left[:, n:] - right[n:]
-    return _skew(P @ M.T - M.T @ P + R @ Y.T - Y.T @ R)
+    X = P @ Mt - Mt @ P + R @ Y.T - Y.T @ R
+    return (X - X.T) / 2
+
+
+class _ScreenWork:
+    """Preallocated (K, n, n) work arrays for :func:`_screen`.
+
+    A (K, n, n) stack at n >= 50 exceeds glibc's mmap threshold, so fresh temporaries are mapped
+    and page-faulted on every iteration (the stack's loss and gradient took 2-3x as long as their
+    products); the screening therefore writes its intermediates into these buffers (``out=``).
+    """
+
+    def __init__(self, K: int, n: int):
+        self.buf = np.empty((6, K, n, n))
+        self.eye = np.eye(n)
+
+    def loss_grad(self, A: np.ndarray, B: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :func:`_loss_grad` on a contiguous (k, n, n) stack: (losses, gradients)."""
+        k, n = C.shape[0], C.shape[1]
+        CB, M, R, Z, Z2, _ = (w[:k] for w in self.buf)
+        np.matmul(C.reshape(-1, n), B, out=CB.reshape(-1, n))
+        np.matmul(CB, np.swapaxes(C, -1, -2), out=M)
+        np.subtract(M, A, out=R)
+        Mt = np.swapaxes(M, -1, -2)
+        np.matmul(R, Mt, out=Z)
+        np.matmul(Mt, R, out=Z2)
+        np.subtract(Z, Z2, out=Z)
+        g = Z - np.swapaxes(Z, -1, -2)  # 2 skew(Z)
+        f = np.sum(np.multiply(R, R, out=Z2), axis=(-2, -1))
+        return f, g
+
+    def cayley_step(self, t: np.ndarray, g: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """cay(-t g) C for a (k, n, n) stack (as :func:`_cayley_apply`)."""
+        W = self.buf[5][: len(C)]
+        np.multiply(-t[:, None, None], g, out=W)
+        np.divide(W, 2, out=W)
+        np.subtract(self.eye, W, out=W)
+        X = np.linalg.solve(W, C)
+        np.multiply(X, 2.0, out=X)
+        return np.subtract(X, C, out=X)
 
 
 def _screen(A: np.ndarray, B: np.ndarray, Cs: np.ndarray, n_iter: int) -> tuple[np.ndarray, np.ndarray]:
     """Batched Riemannian gradient descent with Barzilai-Borwein steps and a nonmonotone Armijo
     backtracking (Wen & Yin 2013) on a (K, n, n) stack of starts: cheap basin screening."""
-    f, g, _, _ = _loss_grad(A, B, Cs)
-    step = np.full(len(Cs), 0.1)
+    K = len(Cs)
+    ws = _ScreenWork(K, A.shape[0])
+    Cs = np.array(Cs, dtype=float)  # a private copy: its buffer is reused as work space
+    f, g = ws.loss_grad(A, B, Cs)
+    C_new, g_new, s, y = np.empty_like(Cs), np.empty_like(Cs), np.empty_like(Cs), np.empty_like(Cs)
+    step = np.full(K, 0.1)
     f_ref = f.copy()
+    every = np.arange(K)
     for it in range(n_iter):
-        gg = np.sum(g * g, axis=(1, 2))
+        gg = np.sum(np.multiply(g, g, out=s), axis=(1, 2))
         if np.all(gg <= 1e-24):
             break
         t = step.copy()
-        todo = np.ones(len(Cs), dtype=bool)
-        C_new, f_new, g_new = Cs.copy(), f.copy(), g.copy()
+        todo = np.ones(K, dtype=bool)
+        np.copyto(C_new, Cs)
+        np.copyto(g_new, g)
+        f_new = f.copy()
         for _ in range(30):
             idx = np.flatnonzero(todo)
-            Ct = _cayley(-t[idx, None, None] * g[idx]) @ Cs[idx]
-            ft, gt, _, _ = _loss_grad(A, B, Ct)
+            if len(idx) == K:  # usual case: no gathering copies
+                idx = every
+                Ct = ws.cayley_step(t, g, Cs)
+            else:
+                Ct = ws.cayley_step(t[idx], g[idx], Cs[idx])
+            ft, gt = ws.loss_grad(A, B, Ct)
             ok = ft <= f_ref[idx] - 1e-4 * t[idx] * gg[idx]
             done = idx[ok]
             C_new[done], f_new[done], g_new[done] = Ct[ok], ft[ok], gt[ok]
@@ -337,43 +395,49 @@ def _screen(A: np.ndarray, B: np.ndarray, Cs: np.ndarray, n_iter: int) -> tuple[
             t[todo] *= 0.3
         todo_idx = np.flatnonzero(todo)  # no decrease found: stay put, step shrinks
         t[todo_idx] *= 0.3
-        s = -t[:, None, None] * g
-        y = g_new - g
-        sy = np.abs(np.sum(s * y, axis=(1, 2)))
-        ss, yy = np.sum(s * s, axis=(1, 2)), np.sum(y * y, axis=(1, 2))
+        np.multiply(-t[:, None, None], g, out=s)
+        np.subtract(g_new, g, out=y)
+        sy = np.abs(np.sum(np.multiply(s, y, out=Cs), axis=(1, 2)))  # Cs is replaced below
+        ss = np.sum(np.multiply(s, s, out=Cs), axis=(1, 2))
+        yy = np.sum(np.multiply(y, y, out=Cs), axis=(1, 2))
         with np.errstate(divide="ignore", invalid="ignore"):
             bb = ss / sy if it % 2 == 0 else sy / yy
         step = np.where(np.isfinite(bb) & (bb > 0), np.clip(bb, 1e-6, 1e3), t)
-        Cs, g = C_new, g_new
+        Cs, C_new = C_new, Cs
+        g, g_new = g_new, g
         # averaged reference value (in the spirit of Zhang & Hager 2004): allows temporary increases
         f_ref = np.maximum(0.85 * f_ref + 0.15 * f_new, f_new)
         f = f_new
     return Cs, f
 
 
-def _tcg(M: np.ndarray, R: np.ndarray, g: np.ndarray, radius: float) -> tuple[np.ndarray, int]:
-    """Steihaug-Toint truncated CG for min <g, e> + <e, H e>/2 with ||e|| <= radius."""
-    eta = np.zeros_like(g)
+def _tcg(M: np.ndarray, R: np.ndarray, g: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Steihaug-Toint truncated CG for min <g, e> + <e, H e>/2 with ||e|| <= radius.
+
+    Returns (e, H e, Hessian products used); H e is accumulated, not recomputed."""
+    parts = _hess_parts(M, R)
+    eta, Heta = np.zeros_like(g), np.zeros_like(g)
     r = g.copy()
     d = -r
     rr = float(np.sum(r * r))
     r0 = np.sqrt(rr)
     for j in range(1, g.size + 1):
-        Hd = _hess(M, R, d)
+        Hd = _hess(M, R, d, parts)
         dHd = float(np.sum(d * Hd))
         alpha = rr / dHd if dHd > 0 else np.inf
         if dHd <= 0 or np.linalg.norm(eta + alpha * d) >= radius:
             ed, dd, ee = float(np.sum(eta * d)), float(np.sum(d * d)), float(np.sum(eta * eta))
             tau = (-ed + np.sqrt(ed * ed + dd * (radius**2 - ee))) / dd
-            return eta + tau * d, j
+            return eta + tau * d, Heta + tau * Hd, j
         eta = eta + alpha * d
+        Heta = Heta + alpha * Hd
         r = r + alpha * Hd
         rr_new = float(np.sum(r * r))
         if np.sqrt(rr_new) <= r0 * min(max(r0, 1e-6) ** _TCG_THETA, 0.1):  # superlinear convergence
-            return eta, j
+            return eta, Heta, j
         d = -r + (rr_new / rr) * d
         rr = rr_new
-    return eta, g.size
+    return eta, Heta, g.size
 
 
 def _refine_orthogonal(
@@ -391,9 +455,9 @@ def _refine_orthogonal(
     it = 0
     while it < max_iter and gnorm > tol and radius > 1e-15:  # radius collapse: rounding floor
         it += 1
-        eta, _ = _tcg(M, R, g, radius)
-        model = float(np.sum(g * eta) + 0.5 * np.sum(eta * _hess(M, R, eta)))
-        C_new = _cayley(eta) @ C
+        eta, Heta, _ = _tcg(M, R, g, radius)
+        model = float(np.sum(g * eta) + 0.5 * np.sum(eta * Heta))
+        C_new = _cayley_apply(eta, C)
         f_new, g_new, M_new, R_new = _loss_grad(A, B, C_new)
         gnorm_new = float(np.linalg.norm(g_new))
         if -model <= 1e-13 * max(f, 1.0):
@@ -435,11 +499,11 @@ def _orthogonal_search(
         return VectorFieldResult(
             float("nan"), float(losses[i]), C, lb_loss, True, 0, 1, f"{kinds[i]}(certified)"
         )
-    per_restart, n_polish = _search_budget(n)
-    for k in range(per_restart * n_restarts):
+    n_random, n_polish, n_screen = _search_budget(n, n_restarts)
+    for k in range(n_random):
         kinds.append("random")
         starts.append(_haar(n, rng, 1 if (special or k % 2 == 0) else -1))
-    screened = min(_SCREEN_ITER, max_iter)
+    screened = min(n_screen, max_iter)
     Cs, f = _screen(A, B, np.stack(starts), screened)
     idx = np.argsort(f, kind="stable")[:n_polish]
     Cs = Cs[idx]
