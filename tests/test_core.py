@@ -87,3 +87,34 @@ def test_errors_from_prepare_name_the_argument():
         repalign.compare(X, np.ones((10, 3)), "cka")
     with pytest.raises(ValueError, match=r"^systems\[1\] has zero variance"):
         repalign.pairwise([X, np.ones((10, 3))], "cka")
+
+
+# ----------------------------------------------------------------------------- the contract, for every measure
+def _geometric_measures():
+    return [m.name for m in repalign.measures() if m.input == "samples"]
+
+
+@pytest.mark.parametrize("name", _geometric_measures())
+def test_every_geometric_measure_keeps_the_contract(name):
+    """Validation, no mutation, pairwise == per-pair loop, identity for metrics: for all measures."""
+    rng = np.random.default_rng(12)
+    latent = rng.standard_normal((60, 3))
+    systems = [latent @ rng.standard_normal((3, 5)) + 0.3 * rng.standard_normal((60, 5)) for _ in range(3)]
+    copies = [s.copy() for s in systems]
+    m = repalign.get_measure(name)
+    M = repalign.pairwise(systems, name)
+    loop = np.array([[repalign.compare(a, b, name) for b in systems] for a in systems])
+    np.testing.assert_allclose(M, loop, atol=1e-7)
+    assert all(np.array_equal(s, c) for s, c in zip(systems, copies))
+    assert all(isinstance(v, float) for v in (repalign.compare(systems[0], systems[1], name),))
+    if m.symmetric:
+        np.testing.assert_allclose(M, M.T, atol=1e-12)
+    if m.is_metric:
+        np.testing.assert_allclose(np.diag(M), 0.0, atol=1e-6)
+    bad = systems[1].copy()
+    bad[4, 2] = np.nan
+    with pytest.raises(ValueError, match="Y contains non-finite"):
+        repalign.compare(systems[0], bad, name)
+    if m.matched_samples:
+        with pytest.raises(ValueError, match="same number of samples"):
+            repalign.compare(systems[0], systems[1][:50], name)
