@@ -169,7 +169,7 @@ def test_rotation_of_units_conjugates_the_operator():
 # ---------------------------------------------------------------- parity with dsa-metric
 @pytest.fixture
 def torch64():
-    torch = pytest.importorskip("torch")
+    import torch
     old = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # dsa-metric allocates its embedding in the default dtype
     yield torch
@@ -199,7 +199,7 @@ CASES = [
 
 @pytest.mark.parametrize("kw,layout", CASES)
 def test_operator_matches_dsa_metric(torch64, kw, layout):
-    dsa_dmd = pytest.importorskip("DSA.dmd")
+    from DSA import dmd as dsa_dmd
     X = _noisy_linear(9)
     data = {"3d": X, "2d": X[0], "list": [X[0], X[1, :50], X[2, :65]]}[layout]
     ours = DMD(**kw).fit(data)

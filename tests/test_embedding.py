@@ -40,8 +40,8 @@ def test_layouts_and_ragged_trials():
 @pytest.mark.parametrize("shape", [(30, 3), (2, 25, 4)])
 @pytest.mark.parametrize("n_delays,interval", [(1, 1), (5, 1), (4, 3)])
 def test_matches_dsa_metric_column_order(shape, n_delays, interval):
-    torch = pytest.importorskip("torch")
-    dsa_dmd = pytest.importorskip("DSA.dmd")
+    import torch
+    from DSA import dmd as dsa_dmd
     X = np.random.default_rng(2).standard_normal(shape)
     ref = dsa_dmd.embed_signal_torch(torch.tensor(X), n_delays, interval).double().numpy()
     # dsa-metric allocates its output in torch's default dtype (float32): compare at that precision

@@ -227,7 +227,7 @@ def test_content_hash_depends_on_dtype_shape_and_bytes(shape, seed):
 
 # --------------------------------------------------------------------------- files
 def test_file_sources_hash_like_memory_and_reuse_results(tmp_path):
-    h5py = pytest.importorskip("h5py")
+    import h5py
     S = _systems(4)
     d = tmp_path / "data"
     d.mkdir()
@@ -337,7 +337,7 @@ def test_each_system_prepared_once_per_process_with_the_memo(tmp_path):
 
 # --------------------------------------------------------------------------- results
 def test_results_exports_and_measure_selection(tmp_path):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     S = _systems(4)
     db = tmp_path / "r.db"
     sweep(S, ["cka", {"name": "cka", "params": {"kernel": "rbf"}}], db, backend="serial", progress=False)
@@ -352,7 +352,7 @@ def test_results_exports_and_measure_selection(tmp_path):
     res.to_csv(tmp_path / "r.csv")
     back = pd.read_csv(tmp_path / "r.csv")
     np.testing.assert_allclose(back.score.to_numpy(), res.table.score.to_numpy(), rtol=1e-15)
-    pytest.importorskip("pyarrow")
+    import pyarrow  # noqa: F401  (the [test] extra installs it)
     res.to_parquet(tmp_path / "r.parquet")
     pq = pd.read_parquet(tmp_path / "r.parquet")
     assert list(pq.columns) == list(res.table.columns) and len(pq) == 12

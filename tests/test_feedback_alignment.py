@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-torch = pytest.importorskip("torch")
+import torch
 
 from repalign.cli import main as cli_main  # noqa: E402
 from repalign.stats import resampled_null  # noqa: E402

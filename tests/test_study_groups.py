@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from repalign.groups import get_group, real_irreps
 from repalign.studies import groups as G
 
-torch = pytest.importorskip("torch")
+import torch
 
 
 @pytest.fixture(scope="module")

@@ -351,7 +351,7 @@ def test_accuracy_by_task():
 
 
 def test_accuracy_accepts_torch_and_rejects_bad_outputs():
-    torch = pytest.importorskip("torch")
+    import torch
     b = generate("fdgo", 16, seed=16)
     assert accuracy(b, torch.as_tensor(b.targets)).all()
     with pytest.raises(ValueError, match="outputs must have shape"):
