@@ -105,7 +105,7 @@ class DSA(Measure):
 
 def dsa_from_operators(
     As: Sequence[Any], Bs: Sequence[Any] | None = None, *, group: str = "O", score: str = "angular",
-    n_restarts: int = 4, seed: Any = 0, tol: float = 1e-10, max_iter: int = 1000,
+    n_restarts: int = 4, seed: Any = 0, tol: float = 1e-10, max_iter: int = 3000,
 ) -> np.ndarray:
     """DSA scores between precomputed operators (e.g. ``DMD(...).fit(X).A_v``).
 

@@ -28,13 +28,16 @@ Algorithm (O/SO); details and measurements in docs/dsa_optimiser.md.
    projected onto O(n) (polar factor).  A second start aligns the eigenvectors of the symmetric
    parts (the exact optimum when both operators are symmetric).  A start whose loss meets the
    lower bound below (within ``tol``) is a certified global optimum and ends the search.
-2. *Screening.*  These starts and ``4 * n_restarts`` Haar-random ones (seeded; alternating
-   det +1 / -1 for O(n)) descend together as one (K, n, n) stack: Riemannian gradient descent with
-   Barzilai-Borwein steps, Cayley retraction and a nonmonotone Armijo search (Wen & Yin 2013).
-3. *Polish.*  The best screened starts are refined by Riemannian trust-region Newton (Absil et al.
-   2007) with the exact Hessian until the Riemannian gradient norm is below ``tol``.  Updates
-   ``C <- cay(Omega) C`` stay in the connected component of the start, which keeps SO(n) at
-   det +1 (its det -1 structured starts are mapped to det +1 first).
+2. *Descent of all starts.*  These starts and Haar-random ones (seeded; alternating det +1 / -1
+   for O(n); ``8 * n_restarts`` of them for n <= 32, ``ceil(n_restarts / 4)`` above) descend
+   together as one (K, n, n) stack by Riemannian L-BFGS (left trivialisation: tangent vectors are
+   skew matrices, stored pairs are carried unchanged; compact representation of the memory), with
+   a second-order exponential step made orthogonal by a Newton-Schulz step as retraction and an
+   Armijo line search, each start until its gradient norm is below 1e-4.
+3. *Polish.*  The start with the lowest loss continues alone to gradient norm ``tol`` by L-BFGS
+   and, where rounding stops L-BFGS first (typically near 1e-8), by Riemannian trust-region Newton
+   with the exact Hessian (Absil et al. 2007).  Every update stays in the connected component of
+   its start, which keeps SO(n) at det +1 (its det -1 structured starts are mapped to det +1 first).
 
 Lower bound (O/SO).  Orthogonal conjugation maps symmetric to symmetric and skew to skew, and the
 two subspaces are Frobenius-orthogonal, so with A = S_A + K_A (symmetric + skew parts)::
@@ -69,23 +72,22 @@ __all__ = ["VectorFieldResult", "vector_field_distance", "procrustes_lower_bound
 
 GROUPS = ("O", "SO", "GL")
 SCORES = ("angular", "euclidean")
-_SCREEN_ITER = 200  # batched descent iterations given to every start before choosing the best
+_LBFGS_MEMORY = 5  # (s, y) pairs kept per start
+_SCREEN_TOL = 1e-4  # gradient norm to which every start is descended before the best is polished
+_MAX_STEP = 0.5  # longest step (Frobenius norm of the skew W) tried by the line search
 _TCG_THETA = 0.5  # inner CG accuracy exponent: local convergence of order 1 + theta
 _SINGLE_THREAD_MAX_N = 256  # below this size BLAS threads only add contention
 
 
-def _search_budget(n: int, n_restarts: int) -> tuple[int, int, int]:
-    """(Haar starts screened, starts polished by trust-region Newton, screening iterations).
+def _search_budget(n: int, n_restarts: int) -> int:
+    """Haar-random starts descended besides the structured ones.
 
-    Screening ranks basins well at small n, where it is cheap (the rank correlation of screened and
-    final losses was >= 0.9 at n = 20, about 0.5 at n = 50), and a polish costs O(n^3) per Hessian
-    product with ~1e3 products: the budget shrinks as n grows.
+    For n <= 32 a start is cheap (numpy's per-call cost, not arithmetic, sets the time of a batched
+    iteration) and 32 descents found a loss at least as low as dsa-metric's on 30 of 30 random
+    n = 20 pairs (16: 29 of 30); above, each start costs ~400 iterations of O(n^3), and
+    n_restarts / 4 (rounded up) random starts are added to the three structured ones.
     """
-    if n <= 32:
-        return 4 * n_restarts, 2, _SCREEN_ITER
-    if n <= 64:
-        return 2 * n_restarts, 2, _SCREEN_ITER
-    return n_restarts, 1, _SCREEN_ITER
+    return 8 * n_restarts if n <= 32 else -(-n_restarts // 4)
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ def _phase_sync(H: np.ndarray, d0: np.ndarray, n_iter: int = 100) -> np.ndarray:
         h = H @ d
         mag = np.abs(h)
         new = np.where(mag > 1e-300, h / np.maximum(mag, 1e-300), d)
-        if np.allclose(new, d, rtol=0, atol=1e-15):
+        if np.max(np.abs(new - d)) <= 1e-15:  # (np.allclose costs 10x more here)
             return new
         d = new
     return d
@@ -320,95 +322,230 @@ def _hess(M: np.ndarray, R: np.ndarray, Om: np.ndarray, parts: tuple[np.ndarray,
     return (X - X.T) / 2
 
 
-class _ScreenWork:
-    """Preallocated (K, n, n) work arrays for :func:`_screen`.
+def _batch_loss_grad(A: np.ndarray, At: np.ndarray, B: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Losses and Riemannian gradients for a (K, n, n) stack; At = A^T (contiguous).
 
-    A (K, n, n) stack at n >= 50 exceeds glibc's mmap threshold, so fresh temporaries are mapped
-    and page-faulted on every iteration (the stack's loss and gradient took 2-3x as long as their
-    products); the screening therefore writes its intermediates into these buffers (``out=``).
+    The gradient 2 skew(R M^T - M^T R) with R = M - A loses its M M^T - M^T M part, which is
+    symmetric, so it equals (X - X^T) + (Y - Y^T) with X = M A^T and Y = M^T A: four products per
+    start in all, the first of them one large product for the whole stack."""
+    n = A.shape[0]
+    CB = (C.reshape(-1, n) @ B).reshape(C.shape)
+    M = CB @ np.swapaxes(C, -1, -2)
+    X = M @ At
+    Y = np.swapaxes(M, -1, -2) @ A
+    X -= np.swapaxes(X, -1, -2)
+    X += Y
+    X -= np.swapaxes(Y, -1, -2)
+    M -= A
+    return np.einsum("kij,kij->k", M, M), X
+
+
+def _retract(W: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """expm(W) C to second order, made orthogonal by one Newton-Schulz step: four products.
+
+    X = (I + W + W^2/2) C has X^T X = I + C^T W^4 C / 4 for skew W, and the step
+    X (3I - X^T X) / 2 leaves a defect of about (3/4) ||W^4 / 4||^2 = O(||W||^8) (2e-4 at the
+    longest step tried, ||W|| = 0.5; 1e-11 at 0.1); a defect carried in from the previous iterate is
+    squared too, so it does not accumulate.  The defect matters: the loss is evaluated at X, and a
+    descent method happily exploits a non-orthogonal X (with only a first-order X = (I + W) C the
+    iterates drifted to losses 7e-4 below what their polar factors attain, and then stalled).  A
+    Cayley step would be exact but needs a linear solve, which at n = 50 costs as much as a dozen
+    products."""
+    WC = W @ C
+    X = W @ WC
+    X *= 0.5
+    X += WC
+    X += C
+    G = np.swapaxes(X, -1, -2) @ X
+    Y = X @ G
+    X *= 1.5
+    Y *= 0.5
+    X -= Y
+    return X
+
+
+def _dots(U: np.ndarray, V: np.ndarray) -> np.ndarray:
+    return np.einsum("kij,kij->k", U, V)
+
+
+class _Memory:
+    """L-BFGS memory for a stack of K starts: the last m pairs (s, y) of each, flattened, so that
+    the direction comes from (K, m) numbers and a few batched products (compact form) rather than
+    from 4m passes over the stack (two-loop recursion); numpy's per-call cost dominates at these
+    sizes.
+
+    Slots form a ring shared by all starts (every start stores a pair at each iteration or has its
+    memory cleared); ``count[k]`` is how many of the newest slots are valid for start k.
     """
 
-    def __init__(self, K: int, n: int):
-        self.buf = np.empty((6, K, n, n))
-        self.eye = np.eye(n)
+    def __init__(self, K: int, N: int, m: int):
+        self.m, self.pos = m, 0
+        self.S, self.Y = np.zeros((K, m, N)), np.zeros((K, m, N))
+        self.SY, self.YY = np.zeros((K, m, m)), np.zeros((K, m, m))  # Gram matrices, slot order
+        self.count = np.zeros(K, dtype=int)
 
-    def loss_grad(self, A: np.ndarray, B: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """As :func:`_loss_grad` on a contiguous (k, n, n) stack: (losses, gradients)."""
-        k, n = C.shape[0], C.shape[1]
-        CB, M, R, Z, Z2, _ = (w[:k] for w in self.buf)
-        np.matmul(C.reshape(-1, n), B, out=CB.reshape(-1, n))
-        np.matmul(CB, np.swapaxes(C, -1, -2), out=M)
-        np.subtract(M, A, out=R)
-        Mt = np.swapaxes(M, -1, -2)
-        np.matmul(R, Mt, out=Z)
-        np.matmul(Mt, R, out=Z2)
-        np.subtract(Z, Z2, out=Z)
-        g = Z - np.swapaxes(Z, -1, -2)  # 2 skew(Z)
-        f = np.sum(np.multiply(R, R, out=Z2), axis=(-2, -1))
-        return f, g
+    def keep(self, mask: np.ndarray) -> None:
+        for name in ("S", "Y", "SY", "YY", "count"):
+            setattr(self, name, getattr(self, name)[mask])
 
-    def cayley_step(self, t: np.ndarray, g: np.ndarray, C: np.ndarray) -> np.ndarray:
-        """cay(-t g) C for a (k, n, n) stack (as :func:`_cayley_apply`)."""
-        W = self.buf[5][: len(C)]
-        np.multiply(-t[:, None, None], g, out=W)
-        np.divide(W, 2, out=W)
-        np.subtract(self.eye, W, out=W)
-        X = np.linalg.solve(W, C)
-        np.multiply(X, 2.0, out=X)
-        return np.subtract(X, C, out=X)
+    def push(self, s: np.ndarray, y: np.ndarray, good: np.ndarray) -> None:
+        """Store (s, y) (K, N) where ``good`` (s^T y > 0), clear the memory of the other starts."""
+        p = self.pos
+        self.S[:, p], self.Y[:, p] = s, y
+        y_ = y[:, :, None]
+        self.SY[:, :, p] = np.matmul(self.S, y_)[:, :, 0]  # s_i . y_new
+        self.SY[:, p, :] = np.matmul(self.Y, s[:, :, None])[:, :, 0]  # s_new . y_i
+        self.YY[:, :, p] = self.YY[:, p, :] = np.matmul(self.Y, y_)[:, :, 0]
+        self.count = np.where(good, np.minimum(self.count + 1, self.m), 0)
+        self.pos = (p + 1) % self.m
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        """-H g for (K, N) gradients, H the L-BFGS inverse-Hessian approximation in its compact
+        form (Byrd, Nocedal & Schnabel 1994; Nocedal & Wright eq. 7.24), scaled by
+        gamma = s^T y / y^T y of the newest pair; -g where a start holds no pairs.
+
+        With the pairs in chronological order, a = S g, b = Y g, R = triu(S Y^T) and
+        D = diag(S Y^T): u = R^{-1} a, p = R^{-T}((D + gamma Y Y^T) u - gamma b) and
+        H g = gamma g + S^T p - gamma Y^T u.  Slots a start does not hold are masked out
+        (identity rows in R, zeros elsewhere), which leaves its direction exact for the pairs it has.
+        """
+        m = self.m
+        if not self.count.any():
+            return -g
+        chron = [(self.pos + j) % m for j in range(m)]  # oldest first
+        SY = self.SY[:, chron][:, :, chron]
+        YY = self.YY[:, chron][:, :, chron]
+        gv = g[:, :, None]
+        a = np.matmul(self.S, gv)[:, chron]  # products in slot order, then permuted
+        b = np.matmul(self.Y, gv)[:, chron]
+        if self.count.min() < m:  # mask the slots some starts do not hold
+            v = (np.arange(m)[None, :] >= m - self.count[:, None]).astype(float)
+            vv = v[:, :, None] * v[:, None, :]
+            SY *= vv
+            YY *= vv
+            a *= v[:, :, None]
+            b *= v[:, :, None]
+            R = np.triu(SY) + np.eye(m) * (1.0 - v)[:, None, :]
+        else:
+            R = np.triu(SY)
+        yy, sy = YY[:, -1, -1], SY[:, -1, -1]
+        gamma = np.where(yy > 0, sy / np.where(yy > 0, yy, 1.0), 1.0)[:, None, None]
+        u = np.linalg.solve(R, a)
+        D = np.einsum("kii->ki", SY)[:, :, None]
+        p = np.linalg.solve(np.swapaxes(R, 1, 2), D * u + gamma * (np.matmul(YY, u) - b))
+        back = np.argsort(chron)  # chronological -> slot order
+        Hg = np.matmul(np.swapaxes(p[:, back], 1, 2), self.S)[:, 0]
+        Hg -= np.matmul(np.swapaxes((gamma * u)[:, back], 1, 2), self.Y)[:, 0]
+        Hg += gamma[:, :, 0] * g
+        return -Hg
+
+    def direction_two_loop(self, g: np.ndarray) -> np.ndarray:
+        """The textbook two-loop recursion over the same pairs (a reference for the tests)."""
+        out = np.empty_like(g)
+        m = self.m
+        for k in range(len(g)):
+            slots = [(self.pos - 1 - j) % m for j in range(self.count[k])]  # newest first
+            q = g[k].copy()
+            alphas = []
+            for i in slots:
+                a = (self.S[k, i] @ q) / (self.S[k, i] @ self.Y[k, i])
+                q -= a * self.Y[k, i]
+                alphas.append(a)
+            gamma = 1.0
+            if slots:
+                y = self.Y[k, slots[0]]
+                gamma = (self.S[k, slots[0]] @ y) / (y @ y)
+            r = gamma * q
+            for i, a in zip(reversed(slots), reversed(alphas)):
+                b = (self.Y[k, i] @ r) / (self.S[k, i] @ self.Y[k, i])
+                r += (a - b) * self.S[k, i]
+            out[k] = -r
+        return out
 
 
-def _screen(A: np.ndarray, B: np.ndarray, Cs: np.ndarray, n_iter: int) -> tuple[np.ndarray, np.ndarray]:
-    """Batched Riemannian gradient descent with Barzilai-Borwein steps and a nonmonotone Armijo
-    backtracking (Wen & Yin 2013) on a (K, n, n) stack of starts: cheap basin screening."""
-    K = len(Cs)
-    ws = _ScreenWork(K, A.shape[0])
-    Cs = np.array(Cs, dtype=float)  # a private copy: its buffer is reused as work space
-    f, g = ws.loss_grad(A, B, Cs)
-    C_new, g_new, s, y = np.empty_like(Cs), np.empty_like(Cs), np.empty_like(Cs), np.empty_like(Cs)
-    step = np.full(K, 0.1)
-    f_ref = f.copy()
-    every = np.arange(K)
-    for it in range(n_iter):
-        gg = np.sum(np.multiply(g, g, out=s), axis=(1, 2))
-        if np.all(gg <= 1e-24):
-            break
-        t = step.copy()
-        todo = np.ones(K, dtype=bool)
-        np.copyto(C_new, Cs)
-        np.copyto(g_new, g)
-        f_new = f.copy()
-        for _ in range(30):
-            idx = np.flatnonzero(todo)
-            if len(idx) == K:  # usual case: no gathering copies
-                idx = every
-                Ct = ws.cayley_step(t, g, Cs)
-            else:
-                Ct = ws.cayley_step(t[idx], g[idx], Cs[idx])
-            ft, gt = ws.loss_grad(A, B, Ct)
-            ok = ft <= f_ref[idx] - 1e-4 * t[idx] * gg[idx]
-            done = idx[ok]
-            C_new[done], f_new[done], g_new[done] = Ct[ok], ft[ok], gt[ok]
-            todo[done] = False
-            if not todo.any():
+def _accept(ft, gt, f, gsq, t, dg, rounding: float) -> np.ndarray:
+    """Armijo test; where the predicted decrease is below the rounding of f, a step is accepted
+    when it lowers the gradient norm instead."""
+    decrease = -t * dg
+    tiny = decrease <= rounding * np.maximum(f, 1.0)
+    return (ft <= f - 1e-4 * decrease) | (tiny & (_dots(gt, gt) < gsq))
+
+
+def _lbfgs(
+    A: np.ndarray, B: np.ndarray, Cs: np.ndarray, tol: float, max_iter: int, memory: int = _LBFGS_MEMORY
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Batched Riemannian L-BFGS on a (K, n, n) stack of orthogonal starts, each run until its
+    Riemannian gradient norm is <= tol (or no decrease is possible, or max_iter).
+
+    Tangent vectors are skew matrices acting on the left (C -> retract(W) C); stored pairs are
+    carried between tangent spaces unchanged (the left trivialisation), as in L-BFGS on Lie groups.
+    The retraction stays in the connected component of the start.  Starts that stop are removed
+    from the working stack.  Returns (C, loss, gradient norm, iterations), each per start; C is made
+    exactly orthogonal (polar factor) at the end.
+    """
+    At = np.ascontiguousarray(A.T)
+    rounding = 1e-13  # relative rounding of f (about 450 eps)
+    C_out = np.array(Cs, dtype=float)
+    K, n = len(C_out), A.shape[0]
+    iters = np.zeros(K, dtype=int)
+    live = np.arange(K)  # the starts still running; the state below is compacted to them
+    c = C_out.copy()
+    f, g = _batch_loss_grad(A, At, B, c)
+    gsq = _dots(g, g)
+    mem = _Memory(K, n * n, memory)
+    running = gsq > tol**2
+    for _ in range(max_iter):
+        if not running.all():
+            C_out[live[~running]] = c[~running]
+            live, c, f, g, gsq = live[running], c[running], f[running], g[running], gsq[running]
+            mem.keep(running)
+            if len(live) == 0:
                 break
-            t[todo] *= 0.3
-        todo_idx = np.flatnonzero(todo)  # no decrease found: stay put, step shrinks
-        t[todo_idx] *= 0.3
-        np.multiply(-t[:, None, None], g, out=s)
-        np.subtract(g_new, g, out=y)
-        sy = np.abs(np.sum(np.multiply(s, y, out=Cs), axis=(1, 2)))  # Cs is replaced below
-        ss = np.sum(np.multiply(s, s, out=Cs), axis=(1, 2))
-        yy = np.sum(np.multiply(y, y, out=Cs), axis=(1, 2))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bb = ss / sy if it % 2 == 0 else sy / yy
-        step = np.where(np.isfinite(bb) & (bb > 0), np.clip(bb, 1e-6, 1e3), t)
-        Cs, C_new = C_new, Cs
-        g, g_new = g_new, g
-        # averaged reference value (in the spirit of Zhang & Hager 2004): allows temporary increases
-        f_ref = np.maximum(0.85 * f_ref + 0.15 * f_new, f_new)
-        f = f_new
-    return Cs, f
+        k = len(live)
+        had_memory = mem.count > 0
+        d = mem.direction(g.reshape(k, -1)).reshape(g.shape)
+        dg = _dots(d, g)
+        bad = ~(dg < 0)  # not a descent direction: restart that start's memory
+        if bad.any():
+            d[bad], dg[bad], mem.count[bad] = -g[bad], -gsq[bad], 0
+        dn = np.maximum(np.sqrt(_dots(d, d)), 1e-300)
+        # first step after a (re)start: length 0.1; later the quasi-Newton step, at most _MAX_STEP long
+        t = np.where(mem.count == 0, 0.1, np.minimum(dn, _MAX_STEP)) / dn
+        ct = _retract(d * t[:, None, None], c)
+        ft, gt = _batch_loss_grad(A, At, B, ct)
+        ok = _accept(ft, gt, f, gsq, t, dg, rounding)
+        if ok.all():  # the usual case
+            moved, c_new, f_new, g_new = ok, ct, ft, gt
+        else:  # backtrack the others
+            c_new, f_new, g_new = c.copy(), f.copy(), g.copy()
+            c_new[ok], f_new[ok], g_new[ok] = ct[ok], ft[ok], gt[ok]
+            moved = ok.copy()
+            todo = np.flatnonzero(~ok & (-t * dg > rounding * np.maximum(f, 1.0)))  # tiny: rounding floor
+            for _trial in range(30):
+                if len(todo) == 0:
+                    break
+                t[todo] *= 0.3
+                ct = _retract(d[todo] * t[todo, None, None], c[todo])
+                ft, gt = _batch_loss_grad(A, At, B, ct)
+                ok = _accept(ft, gt, f[todo], gsq[todo], t[todo], dg[todo], rounding)
+                acc = todo[ok]
+                c_new[acc], f_new[acc], g_new[acc] = ct[ok], ft[ok], gt[ok]
+                moved[acc] = True
+                todo = todo[~ok & (-t[todo] * dg[todo] > rounding * np.maximum(f[todo], 1.0))]
+        s_ = (d * t[:, None, None]).reshape(k, -1)
+        y_ = (g_new - g).reshape(k, -1)
+        sy = np.einsum("ki,ki->k", s_, y_)
+        mem.push(s_, y_, moved & (sy > 0))
+        c, f, g = c_new, f_new, g_new
+        gsq = _dots(g, g)
+        iters[live] += 1
+        # a failed line search clears the memory (mem.push above) and the next step is a gradient
+        # step; a start stops when that fails too (rounding floor), converges or runs out
+        running = (moved | had_memory) & (gsq > tol**2)
+    C_out[live] = c
+    C_out = np.stack([_polar(C) for C in C_out])
+    f, g = _batch_loss_grad(A, At, B, C_out)
+    return C_out, f, np.sqrt(_dots(g, g)), iters
 
 
 def _tcg(M: np.ndarray, R: np.ndarray, g: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray, int]:
@@ -499,25 +636,25 @@ def _orthogonal_search(
         return VectorFieldResult(
             float("nan"), float(losses[i]), C, lb_loss, True, 0, 1, f"{kinds[i]}(certified)"
         )
-    n_random, n_polish, n_screen = _search_budget(n, n_restarts)
+    n_random = _search_budget(n, n_restarts)
     for k in range(n_random):
         kinds.append("random")
         starts.append(_haar(n, rng, 1 if (special or k % 2 == 0) else -1))
-    screened = min(n_screen, max_iter)
-    Cs, f = _screen(A, B, np.stack(starts), screened)
-    idx = np.argsort(f, kind="stable")[:n_polish]
-    Cs = Cs[idx]
-    best = None
-    for i, C0 in zip(idx, Cs):
-        C, loss, gnorm, iters = _refine_orthogonal(A, B, C0, tol, max_iter)
-        if best is None or loss < best[0]:
-            best = (loss, kinds[i], C, gnorm, iters + screened)
-    loss, kind, C, gnorm, iters = best
+    Cs, f, gnorm, iters = _lbfgs(A, B, np.stack(starts), max(tol, _SCREEN_TOL), max_iter)
+    i = int(np.argmin(f))
+    C, loss, gn, it, how = Cs[i], float(f[i]), float(gnorm[i]), int(iters[i]), "lbfgs"
+    if gn > tol and it < max_iter:  # the best start alone, on to tol (the rest stopped earlier)
+        C1, f1, g1, it1 = _lbfgs(A, B, C[None], tol, max_iter - it)
+        C, loss, gn, it = C1[0], float(f1[0]), float(g1[0]), it + int(it1[0])
+    if gn > tol and it < max_iter:  # at the rounding floor of L-BFGS: trust-region Newton
+        C2, loss2, gn2, it2 = _refine_orthogonal(A, B, C, tol, max_iter - it)
+        if loss2 <= loss + 1e-15:
+            C, loss, gn, it, how = C2, loss2, gn2, it + it2, "lbfgs+rtr"
     certified = loss - lb_loss <= tol
     return VectorFieldResult(
         score=float("nan"), loss=float(loss), C=C, lower_bound=lb_loss,
-        converged=bool(gnorm <= tol or certified), n_iter=int(iters), restarts=len(starts),
-        method=f"{kind}+rtr" + ("(certified)" if certified else ""),
+        converged=bool(gn <= tol or certified), n_iter=int(it), restarts=len(starts),
+        method=f"{kinds[i]}+{how}" + ("(certified)" if certified else ""),
     )
 
 
@@ -596,7 +733,7 @@ def _gl_score(A: np.ndarray, B: np.ndarray, C: np.ndarray, score: str) -> float:
 # ----------------------------------------------------------------------------- public entry point
 def vector_field_distance(
     A: Any, B: Any, *, group: str = "O", score: str = "angular", n_restarts: int = 4,
-    seed: Any = 0, tol: float = 1e-10, max_iter: int = 1000,
+    seed: Any = 0, tol: float = 1e-10, max_iter: int = 3000,
 ) -> VectorFieldResult:
     """Procrustes distance between two linear vector fields (DSA's similarity-transform distance).
 
