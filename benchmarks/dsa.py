@@ -83,7 +83,7 @@ def run(sizes, n_pairs: int, dsa_iters: int) -> list[dict]:
                 n=n, kind="conjugate" if conjugate else "random", pairs=len(r),
                 t_dsa=r[:, 1].mean(), t_ours=r[:, 3].mean(), speedup=r[:, 1].sum() / r[:, 3].sum(),
                 loss_dsa=_loss(r[:, 0]).mean(), loss_ours=_loss(r[:, 2]).mean(),
-                diff_mean=diff.mean(), diff_max=diff.max(),
+                diff_mean=diff.mean(), diff_max=diff.max(), worse=int(np.sum(diff > 1e-4)),
                 theta_dsa_max=r[:, 0].max(), theta_ours_max=r[:, 2].max(),
             ))
     return rows
@@ -112,13 +112,13 @@ def conjugacy_sweep(sizes, n_seeds: int) -> None:
 
 def print_table(rows: list[dict]) -> None:
     head = ("| n | pairs | kind | dsa-metric s/pair | repalign s/pair | speed-up | dsa-metric loss | "
-            "repalign loss | loss diff mean (max) | max angle dsa / repalign (rad) |")
+            "repalign loss | loss diff mean (max) | worse by > 1e-4 | max angle dsa / repalign (rad) |")
     print("\n" + head)
     print("|---" * (head.count("|") - 1) + "|")
     for r in rows:
         print(f"| {r['n']} | {r['pairs']} | {r['kind']} | {r['t_dsa']:.2f} | {r['t_ours']:.3f} | "
               f"{r['speedup']:.0f}x | {r['loss_dsa']:.4f} | {r['loss_ours']:.4f} | "
-              f"{r['diff_mean']:+.4f} ({r['diff_max']:+.4f}) | {r['theta_dsa_max']:.3f} / {r['theta_ours_max']:.1e} |")
+              f"{r['diff_mean']:+.4f} ({r['diff_max']:+.4f}) | {r['worse']}/{r['pairs']} | {r['theta_dsa_max']:.3f} / {r['theta_ours_max']:.1e} |")
 
 
 def main(argv=None) -> None:
