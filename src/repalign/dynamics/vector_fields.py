@@ -332,10 +332,8 @@ def _batch_loss_grad(A: np.ndarray, At: np.ndarray, B: np.ndarray, C: np.ndarray
     CB = (C.reshape(-1, n) @ B).reshape(C.shape)
     M = CB @ np.swapaxes(C, -1, -2)
     X = M @ At
-    Y = np.swapaxes(M, -1, -2) @ A
-    X -= np.swapaxes(X, -1, -2)
-    X += Y
-    X -= np.swapaxes(Y, -1, -2)
+    X += np.swapaxes(M, -1, -2) @ A
+    X -= np.swapaxes(X, -1, -2).copy()  # (the copy: X is read and written in one pass otherwise)
     M -= A
     return np.einsum("kij,kij->k", M, M), X
 
@@ -412,30 +410,32 @@ class _Memory:
         m = self.m
         if not self.count.any():
             return -g
-        chron = [(self.pos + j) % m for j in range(m)]  # oldest first
-        SY = self.SY[:, chron][:, :, chron]
-        YY = self.YY[:, chron][:, :, chron]
+        # Work in slot order: with age(i) the chronological position of slot i (0 = oldest),
+        # R is the triangular matrix of the text with its rows and columns permuted alike.
+        age = (np.arange(m) - self.pos) % m
+        upper = age[:, None] <= age[None, :]
+        SY, YY = self.SY, self.YY
         gv = g[:, :, None]
-        a = np.matmul(self.S, gv)[:, chron]  # products in slot order, then permuted
-        b = np.matmul(self.Y, gv)[:, chron]
+        a = np.matmul(self.S, gv)
+        b = np.matmul(self.Y, gv)
         if self.count.min() < m:  # mask the slots some starts do not hold
-            v = (np.arange(m)[None, :] >= m - self.count[:, None]).astype(float)
+            v = (age[None, :] >= m - self.count[:, None]).astype(float)
             vv = v[:, :, None] * v[:, None, :]
-            SY *= vv
-            YY *= vv
+            SY, YY = SY * vv, YY * vv
             a *= v[:, :, None]
             b *= v[:, :, None]
-            R = np.triu(SY) + np.eye(m) * (1.0 - v)[:, None, :]
+            R = SY * upper + np.eye(m) * (1.0 - v)[:, None, :]
         else:
-            R = np.triu(SY)
-        yy, sy = YY[:, -1, -1], SY[:, -1, -1]
+            R = SY * upper
+        new = (self.pos - 1) % m
+        yy, sy = YY[:, new, new], SY[:, new, new]
         gamma = np.where(yy > 0, sy / np.where(yy > 0, yy, 1.0), 1.0)[:, None, None]
         u = np.linalg.solve(R, a)
         D = np.einsum("kii->ki", SY)[:, :, None]
         p = np.linalg.solve(np.swapaxes(R, 1, 2), D * u + gamma * (np.matmul(YY, u) - b))
-        back = np.argsort(chron)  # chronological -> slot order
-        Hg = np.matmul(np.swapaxes(p[:, back], 1, 2), self.S)[:, 0]
-        Hg -= np.matmul(np.swapaxes((gamma * u)[:, back], 1, 2), self.Y)[:, 0]
+        u *= gamma
+        Hg = np.matmul(np.swapaxes(p, 1, 2), self.S)[:, 0]
+        Hg -= np.matmul(np.swapaxes(u, 1, 2), self.Y)[:, 0]
         Hg += gamma[:, :, 0] * g
         return -Hg
 
