@@ -86,6 +86,26 @@ def test_pairwise_modes_equal_the_per_pair_loop():
     assert repalign.compare(systems[0], systems[1], DSA(**KW)) == pytest.approx(P[0, 1], abs=1e-12)
 
 
+def test_torch_device_path_gives_converged_scores_close_to_the_numpy_path():
+    """device="cpu" runs the batched torch path (meant for GPUs) on the CPU: same starts, same
+    polish; rounding may pick another local minimum, so scores are compared loosely, and the
+    exactly conjugate pair (a system against its rotated copy) must still be 0."""
+    systems = [_system(s) for s in (21, 22, 23)]
+    Q = np.linalg.qr(np.random.default_rng(5).standard_normal((systems[0].shape[-1],) * 2))[0]
+    systems.append(systems[0] @ Q)
+    P_np = repalign.pairwise(systems, "dsa", **KW)
+    P_t = repalign.pairwise(systems, "dsa", device="cpu", **KW)
+    assert P_t.shape == (4, 4) and np.array_equal(P_t, P_t.T) and np.all(np.diag(P_t) < 1e-6)
+    assert P_t[0, 3] < 1e-6
+    assert np.all(P_t <= P_np + 0.02) and np.mean(np.abs(P_t - P_np)) < 5e-3
+    ops = [DMD(**KW).fit(s).A_v for s in systems]
+    np.testing.assert_allclose(dsa_from_operators(ops, device="cpu"), P_t, atol=1e-9)
+    with pytest.raises(ValueError, match="GL"):
+        repalign.get_measure("dsa", device="cpu", group="GL")
+    with pytest.raises(ValueError, match="device"):
+        repalign.get_measure("dsa", device=3)
+
+
 def test_invalid_input_and_parameters():
     X = _system(13, T=40)
     before = X.copy()

@@ -142,6 +142,47 @@ def test_lbfgs_descends_to_tolerance_and_keeps_components():
 
 
 
+def test_torch_lbfgs_follows_the_numpy_lbfgs():
+    """The torch port (per-start operators) and the numpy L-BFGS take the same steps: after 30
+    iterations from the same starts they agree to rounding."""
+    from repalign.dynamics import _torch_vf
+
+    rng = np.random.default_rng(8)
+    n, K = 10, 3
+    A, B = _unit(rng.standard_normal((n, n))), _unit(rng.standard_normal((n, n)))
+    Cs = np.stack([_orthogonal(n, s, det=1 if s % 2 else -1) for s in range(K)])
+    C1, f1, g1, it1 = vf._lbfgs(A, B, Cs, 1e-12, 30)
+    C2, f2, g2, it2 = _torch_vf.lbfgs_many(np.repeat(A[None], K, 0), np.repeat(B[None], K, 0), Cs, 1e-12, 30)
+    np.testing.assert_array_equal(it1, it2)
+    np.testing.assert_allclose(f2, f1, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(C2, C1, rtol=0, atol=1e-7)
+    assert np.all(f1 < [vf._orth_loss(A, B, c) for c in Cs])
+
+
+def test_vector_field_distances_batches_pairs_of_several_sizes():
+    rng = np.random.default_rng(9)
+    As = [rng.standard_normal((6, 6)), rng.standard_normal((9, 9)), rng.standard_normal((6, 6))]
+    Bs = [rng.standard_normal((6, 6)), rng.standard_normal((7, 7)), None]
+    Q = _orthogonal(6, 3, det=-1)
+    Bs[2] = Q @ As[2] @ Q.T
+    before = [a.copy() for a in As]
+    res = vf.vector_field_distances(As, Bs, seed=4)
+    for a, b in zip(As, before):
+        np.testing.assert_array_equal(a, b)
+    single = [vector_field_distance(A, B, seed=4) for A, B in zip(As, Bs)]
+    assert res[2].score < 1e-10 and "certified" in res[2].method
+    for r, s in zip(res, single):
+        assert r.converged and r.lower_bound <= r.score and r.restarts == s.restarts
+        assert r.C.shape == s.C.shape
+        assert r.score == pytest.approx(s.score, abs=1e-6)  # the same minimum on these pairs
+    assert vf.vector_field_distances(As, Bs, seed=4, score="euclidean")[0].score == pytest.approx(
+        np.sqrt(res[0].loss), abs=1e-12)
+    with pytest.raises(ValueError, match="GL"):
+        vf.vector_field_distances(As, Bs, group="GL")
+    with pytest.raises(ValueError, match="same number"):
+        vf.vector_field_distances(As, Bs[:2])
+
+
 # --------------------------------------------------------------------------- against dsa-metric
 def test_never_worse_than_dsa_metric():
     """dsa-metric 2.0.2 with SimilarityTransformDist's own defaults (200 Adam steps at lr 0.01 per

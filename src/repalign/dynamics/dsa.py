@@ -7,7 +7,8 @@
 2. *compare* (per pair): Procrustes over vector fields,
    ``min_{C in G} angle(A_v^X, C A_v^Y C^{-1})`` on unit-Frobenius-norm operators, by
    :func:`repalign.dynamics.vector_fields.vector_field_distance` (spectral starts, ``n_restarts``
-   seeded random restarts, a certified lower bound for O/SO).
+   seeded random restarts, a certified lower bound for O/SO).  With ``device`` set, ``pairwise``
+   sends all pairs of a block through the batched torch path (:func:`vector_field_distances`).
 
 Invariances (of the score, for a system ``X`` of shape (time, units)):
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from ..registry import Comparison, Measure, register
 from .dmd import DMD, DMD_PARAMS, check_dmd_params
-from .vector_fields import GROUPS, SCORES, vector_field_distance
+from .vector_fields import GROUPS, SCORES, vector_field_distance, vector_field_distances
 
 __all__ = ["DSA", "dsa_from_operators"]
 
@@ -83,11 +84,12 @@ class DSA(Measure):
     is_metric = True  # for group O/SO (module docstring)
     matched_samples = False
     input = "trials"
-    defaults = {**DMD_PARAMS, "group": "O", "score": "angular", "n_restarts": 4, "seed": 0}
+    defaults = {**DMD_PARAMS, "group": "O", "score": "angular", "n_restarts": 4, "seed": 0, "device": None}
 
     def _validate_params(self) -> None:
         check_dmd_params(**{k: self.params[k] for k in DMD_PARAMS})
         _check_vf_params(self.group, self.score, self.n_restarts)
+        _check_device(self.device, self.group)
         if not (self.seed is None or isinstance(self.seed, (int, np.integer, np.random.Generator))):
             raise ValueError(f"seed must be an int, None or numpy.random.Generator; got {self.seed!r}")
 
@@ -102,20 +104,65 @@ class DSA(Measure):
         )
         return Comparison(float(res.score), {k: getattr(res, k) for k in _VF_EXTRAS})
 
+    def _compare_many(self, states_a: list, states_b: list, symmetric: bool = False) -> np.ndarray | None:
+        """With ``device`` set, all pairs of the block descend together in torch on that device
+        (:func:`vector_field_distances`); otherwise None (one numpy search per pair)."""
+        if self.device is None:
+            return None
+        ops_a = [s.A for s in states_a]
+        ops_b = ops_a if symmetric else [s.A for s in states_b]
+        return _operator_block(ops_a, ops_b, symmetric, group=self.group, score=self.score,
+                               n_restarts=self.n_restarts, seed=self.seed, device=self.device)
+
+
+def _check_device(device: Any, group: Any) -> None:
+    if device is None:
+        return
+    if not isinstance(device, str) and type(device).__name__ != "device":
+        raise ValueError(f"device must be None, a string such as 'cpu' or 'cuda', or a torch.device; got {device!r}")
+    if group == "GL":
+        raise ValueError("device (the batched torch path) supports group 'O' and 'SO', not 'GL'")
+
+
+def _operator_block(
+    As: Sequence[np.ndarray], Bs: Sequence[np.ndarray], symmetric: bool, **options: Any
+) -> np.ndarray:
+    """(len(As), len(Bs)) scores from one call of :func:`vector_field_distances` (pairs in canonical
+    order; for ``symmetric`` only the upper triangle, mirrored)."""
+    if symmetric:
+        idx = [(i, j) for i in range(len(As)) for j in range(i, len(As))]
+    else:
+        idx = [(i, j) for i in range(len(As)) for j in range(len(Bs))]
+    pairs = [_canonical_order(np.asarray(As[i], dtype=np.float64), np.asarray(Bs[j], dtype=np.float64))
+             for i, j in idx]
+    res = vector_field_distances([a for a, _ in pairs], [b for _, b in pairs], **options)
+    out = np.zeros((len(As), len(Bs)))
+    for (i, j), r in zip(idx, res):
+        out[i, j] = r.score
+        if symmetric:
+            out[j, i] = r.score
+    return out
+
 
 def dsa_from_operators(
     As: Sequence[Any], Bs: Sequence[Any] | None = None, *, group: str = "O", score: str = "angular",
-    n_restarts: int = 4, seed: Any = 0, tol: float = 1e-10, max_iter: int = 3000,
+    n_restarts: int = 4, seed: Any = 0, tol: float = 1e-10, max_iter: int = 3000, device: Any = None,
 ) -> np.ndarray:
     """DSA scores between precomputed operators (e.g. ``DMD(...).fit(X).A_v``).
 
     ``As``: N square operators; ``Bs``: M further operators or None. Returns the (N, M) matrix of
     :func:`vector_field_distance` scores, or the symmetric (N, N) matrix of ``As`` against
-    themselves (upper triangle computed, mirrored). Every pair uses the same ``seed``.
+    themselves (upper triangle computed, mirrored). Every pair uses the same ``seed``. With
+    ``device`` ("cpu", "cuda", ...), all pairs descend together in torch on that device
+    (:func:`vector_field_distances`; for GPUs).
     """
     _check_vf_params(group, score, n_restarts)
+    _check_device(device, group)
     if len(As) == 0 or (Bs is not None and len(Bs) == 0):
         raise ValueError("As (and Bs when given) must contain at least one operator")
+    if device is not None:
+        return _operator_block(As, As if Bs is None else Bs, Bs is None, group=group, score=score,
+                               n_restarts=n_restarts, seed=seed, tol=tol, max_iter=max_iter, device=device)
 
     def one(A: Any, B: Any) -> float:
         A, B = _canonical_order(np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64))

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.linalg import lu_factor, lu_solve
@@ -68,7 +68,7 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import check_finite, check_random_state, to_numpy
 
-__all__ = ["VectorFieldResult", "vector_field_distance", "procrustes_lower_bound"]
+__all__ = ["VectorFieldResult", "vector_field_distance", "vector_field_distances", "procrustes_lower_bound"]
 
 GROUPS = ("O", "SO", "GL")
 SCORES = ("angular", "euclidean")
@@ -613,11 +613,11 @@ def _refine_orthogonal(
     return C, _orth_loss(A, B, C), gnorm, it
 
 
-def _orthogonal_search(
-    A: np.ndarray, B: np.ndarray, special: bool, n_restarts: int, rng: np.random.Generator,
-    tol: float, max_iter: int,
-) -> VectorFieldResult:
-    """Spectral and random starts, batched screening, trust-region polish of the best ones."""
+def _search_starts(
+    A: np.ndarray, B: np.ndarray, special: bool, n_restarts: int, rng: np.random.Generator, tol: float
+) -> VectorFieldResult | tuple[np.ndarray, list[str], float]:
+    """The starts of the search (structured, then Haar-random) with their kinds and the lower bound;
+    or the result itself when a structured start is a certified global optimum."""
     n = A.shape[0]
     lb_loss = _lower_bound_loss(A, B)
     try:
@@ -632,15 +632,21 @@ def _orthogonal_search(
     losses = [_orth_loss(A, B, C) for C in starts]
     if n == 1 or min(losses) - lb_loss <= tol:  # a certified global optimum already
         i = int(np.argmin(losses))
-        C = starts[i]
         return VectorFieldResult(
-            float("nan"), float(losses[i]), C, lb_loss, True, 0, 1, f"{kinds[i]}(certified)"
+            float("nan"), float(losses[i]), starts[i], lb_loss, True, 0, 1, f"{kinds[i]}(certified)"
         )
-    n_random = _search_budget(n, n_restarts)
-    for k in range(n_random):
+    for k in range(_search_budget(n, n_restarts)):
         kinds.append("random")
         starts.append(_haar(n, rng, 1 if (special or k % 2 == 0) else -1))
-    Cs, f, gnorm, iters = _lbfgs(A, B, np.stack(starts), max(tol, _SCREEN_TOL), max_iter)
+    return np.stack(starts), kinds, lb_loss
+
+
+def _finish_search(
+    A: np.ndarray, B: np.ndarray, descended: tuple[np.ndarray, ...], kinds: list[str], lb_loss: float,
+    tol: float, max_iter: int,
+) -> VectorFieldResult:
+    """Trust-region polish of the best descended start (``descended`` as returned by _lbfgs)."""
+    Cs, f, gnorm, iters = descended
     i = int(np.argmin(f))
     C, loss, gn, it, how = Cs[i], float(f[i]), float(gnorm[i]), int(iters[i]), "lbfgs"
     if gn > tol and it < max_iter:  # the best start alone, to tol: trust-region Newton
@@ -650,9 +656,22 @@ def _orthogonal_search(
     certified = loss - lb_loss <= tol
     return VectorFieldResult(
         score=float("nan"), loss=float(loss), C=C, lower_bound=lb_loss,
-        converged=bool(gn <= tol or certified), n_iter=int(it), restarts=len(starts),
+        converged=bool(gn <= tol or certified), n_iter=int(it), restarts=len(kinds),
         method=f"{kinds[i]}+{how}" + ("(certified)" if certified else ""),
     )
+
+
+def _orthogonal_search(
+    A: np.ndarray, B: np.ndarray, special: bool, n_restarts: int, rng: np.random.Generator,
+    tol: float, max_iter: int,
+) -> VectorFieldResult:
+    """Structured and random starts, batched L-BFGS descent, trust-region polish of the best."""
+    found = _search_starts(A, B, special, n_restarts, rng, tol)
+    if isinstance(found, VectorFieldResult):
+        return found
+    starts, kinds, lb_loss = found
+    descended = _lbfgs(A, B, starts, max(tol, _SCREEN_TOL), max_iter)
+    return _finish_search(A, B, descended, kinds, lb_loss, tol, max_iter)
 
 
 # ----------------------------------------------------------------------------- GL(n)
@@ -760,7 +779,71 @@ def vector_field_distance(
                 value, res.loss, res.C, float("nan"), res.converged, res.n_iter, res.restarts, res.method
             )
         res = _orthogonal_search(Ah, Bh, group == "SO", int(n_restarts), rng, float(tol), int(max_iter))
+    return _scored(res, score)
+
+
+def _scored(res: VectorFieldResult, score: str) -> VectorFieldResult:
+    """An O/SO search result with its score and lower bound in score units."""
     value = _loss_to_score(res.loss, score)
     # the certificate is exact; rounding can put it a hair above an optimal (zero-gap) loss
     bound = min(_loss_to_score(res.lower_bound, score), value)
     return VectorFieldResult(value, res.loss, res.C, bound, res.converged, res.n_iter, res.restarts, res.method)
+
+
+def vector_field_distances(
+    As: Sequence[Any], Bs: Sequence[Any], *, group: str = "O", score: str = "angular",
+    n_restarts: int = 4, seed: Any = 0, tol: float = 1e-10, max_iter: int = 3000,
+    device: Any = "cpu",
+) -> list[VectorFieldResult]:
+    """:func:`vector_field_distance` for the pairs ``(As[i], Bs[i])`` at once, in torch.
+
+    The optional accelerated path (needs torch): every pair gets the same starts as in
+    :func:`vector_field_distance` (structured ones, then Haar starts from a generator seeded by
+    ``seed``, afresh for each pair), and the starts of all pairs of one (padded) size descend as one
+    stack on ``device`` ("cpu", "cuda", a ``torch.device``), in float64; the best start of each
+    pair is then polished by the same trust-region Newton method on the CPU.  Exact conjugacies are
+    found and certified exactly as in the numpy path.  Otherwise results agree with
+    :func:`vector_field_distance` along a trajectory to rounding, but rounding can steer a
+    non-convex descent into a different local minimum, so individual scores may differ (both are
+    converged local optima; see docs/dsa_optimiser.md).  ``group`` "O" or "SO".
+    On a CPU this path is slower than the numpy one (torch's batched products of small matrices
+    are about 2x slower than numpy's there); it is meant for GPUs.
+    """
+    _check_options(group, score)
+    if group == "GL":
+        raise ValueError("group must be 'O' or 'SO' for vector_field_distances; use vector_field_distance for 'GL'")
+    if not (isinstance(n_restarts, (int, np.integer)) and n_restarts >= 0):
+        raise ValueError(f"n_restarts must be a non-negative integer; got {n_restarts!r}")
+    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
+        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}")
+    if not (isinstance(tol, (int, float, np.integer, np.floating)) and np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive finite number; got {tol!r}")
+    if len(As) != len(Bs):
+        raise ValueError(f"As and Bs must hold the same number of operators; got {len(As)} and {len(Bs)}")
+    from . import _torch_vf  # torch only when this path is used
+
+    results: list[VectorFieldResult | None] = [None] * len(As)
+    by_size: dict[int, list] = {}
+    for i, (A, B) in enumerate(zip(As, Bs)):
+        Ah, Bh = _prepare_pair(A, B)
+        found = _search_starts(Ah, Bh, group == "SO", int(n_restarts), check_random_state(seed), float(tol))
+        if isinstance(found, VectorFieldResult):
+            results[i] = _scored(found, score)
+        else:
+            by_size.setdefault(Ah.shape[0], []).append((i, Ah, Bh, *found))
+    for items in by_size.values():
+        counts = [len(starts) for _, _, _, starts, _, _ in items]
+        A_rep = np.concatenate([np.repeat(Ah[None], k, 0) for (_, Ah, *_), k in zip(items, counts)])
+        B_rep = np.concatenate([np.repeat(Bh[None], k, 0) for (_, _, Bh, *_), k in zip(items, counts)])
+        starts = np.concatenate([item[3] for item in items])
+        C, f, gnorm, iters = _torch_vf.lbfgs_many(
+            A_rep, B_rep, starts, max(float(tol), _SCREEN_TOL), int(max_iter), device=device
+        )
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        for (i, Ah, Bh, _, kinds, lb_loss), lo, hi in zip(items, offsets[:-1], offsets[1:]):
+            small = Ah.shape[0] <= _SINGLE_THREAD_MAX_N
+            with threadpool_limits(limits=1, user_api="blas") if small else nullcontext():
+                res = _finish_search(Ah, Bh, (C[lo:hi], f[lo:hi], gnorm[lo:hi], iters[lo:hi]), kinds,
+                                     lb_loss, float(tol), int(max_iter))
+            results[i] = _scored(res, score)
+    return results  # type: ignore[return-value]
