@@ -107,6 +107,29 @@ def test_batched_loss_gradient_and_retraction_match_plain_formulas():
             assert np.sign(np.linalg.det(X[k])) == np.sign(np.linalg.det(Cs[k]))
 
 
+def _two_loop(mem, g):
+    """The textbook L-BFGS two-loop recursion over the pairs each start holds in ``mem``."""
+    out = np.empty_like(g)
+    for k in range(len(g)):
+        slots = [(mem.pos - 1 - j) % mem.m for j in range(mem.count[k])]  # newest first
+        q = g[k].copy()
+        alphas = []
+        for i in slots:
+            a = (mem.S[k, i] @ q) / (mem.S[k, i] @ mem.Y[k, i])
+            q -= a * mem.Y[k, i]
+            alphas.append(a)
+        gamma = 1.0
+        if slots:
+            y = mem.Y[k, slots[0]]
+            gamma = (mem.S[k, slots[0]] @ y) / (y @ y)
+        r = gamma * q
+        for i, a in zip(reversed(slots), reversed(alphas)):
+            b = (mem.Y[k, i] @ r) / (mem.S[k, i] @ mem.Y[k, i])
+            r += (a - b) * mem.S[k, i]
+        out[k] = -r
+    return out
+
+
 def test_lbfgs_memory_compact_form_equals_two_loop_recursion():
     """The compact (Byrd-Nocedal-Schnabel) direction, with starts holding different numbers of
     pairs (cleared memories), equals the textbook two-loop recursion start by start."""
@@ -120,7 +143,7 @@ def test_lbfgs_memory_compact_form_equals_two_loop_recursion():
         y = np.stack([H @ (np.linspace(1, 5, N) * (H.T @ sk)) for H, sk in zip(Hs, s)])
         mem.push(s, y, np.array([True, True, it != 3, it not in (5, 6), True]))
         g = rng.standard_normal((K, N))
-        np.testing.assert_allclose(mem.direction(g), mem.direction_two_loop(g), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(mem.direction(g), _two_loop(mem, g), rtol=1e-10, atol=1e-12)
     assert list(mem.count) == [4, 4, 4, 2, 4]
 
 

@@ -135,12 +135,13 @@ def lbfgs_many(
         t = torch.where(mem.count == 0, torch.full_like(dn, 0.1), torch.clamp(dn, max=_MAX_STEP)) / dn
         ct = _retract(d * t[:, None, None], c)
         ft, gt = _loss_grad(a_, b_, ct)
-        ok = _accept(ft, gt, f, gsq, t, dg)
+        gtsq = _dots(gt, gt)
+        ok = _accept(ft, gtsq, f, gsq, t, dg)
         if bool(ok.all()):
-            moved, c_new, f_new, g_new = ok, ct, ft, gt
+            moved, c_new, f_new, g_new, gsq_new = ok, ct, ft, gt, gtsq
         else:
-            c_new, f_new, g_new = c.clone(), f.clone(), g.clone()
-            c_new[ok], f_new[ok], g_new[ok] = ct[ok], ft[ok], gt[ok]
+            c_new, f_new, g_new, gsq_new = c.clone(), f.clone(), g.clone(), gsq.clone()
+            c_new[ok], f_new[ok], g_new[ok], gsq_new[ok] = ct[ok], ft[ok], gt[ok], gtsq[ok]
             moved = ok.clone()
             todo = torch.nonzero(~ok & (-t * dg > _ROUNDING * torch.clamp(f, min=1.0))).flatten()
             for _trial in range(30):
@@ -149,17 +150,17 @@ def lbfgs_many(
                 t[todo] *= 0.3
                 ct = _retract(d[todo] * t[todo, None, None], c[todo])
                 ft, gt = _loss_grad(a_[todo], b_[todo], ct)
-                ok = _accept(ft, gt, f[todo], gsq[todo], t[todo], dg[todo])
+                gtsq = _dots(gt, gt)
+                ok = _accept(ft, gtsq, f[todo], gsq[todo], t[todo], dg[todo])
                 acc = todo[ok]
-                c_new[acc], f_new[acc], g_new[acc] = ct[ok], ft[ok], gt[ok]
+                c_new[acc], f_new[acc], g_new[acc], gsq_new[acc] = ct[ok], ft[ok], gt[ok], gtsq[ok]
                 moved[acc] = True
                 keep = ~ok & (-t[todo] * dg[todo] > _ROUNDING * torch.clamp(f[todo], min=1.0))
                 todo = todo[keep]
         s_ = (d * t[:, None, None]).reshape(k, -1)
         y_ = (g_new - g).reshape(k, -1)
         mem.push(s_, y_, moved & ((s_ * y_).sum(dim=1) > 0))
-        c, f, g = c_new, f_new, g_new
-        gsq = _dots(g, g)
+        c, f, g, gsq = c_new, f_new, g_new, gsq_new
         iters[live] += 1
         running = (moved | had_memory) & (gsq > tol**2)
     C_out[live] = c
@@ -170,7 +171,7 @@ def lbfgs_many(
             iters.cpu().numpy())
 
 
-def _accept(ft, gt, f, gsq, t, dg) -> torch.Tensor:
+def _accept(ft, gtsq, f, gsq, t, dg) -> torch.Tensor:
     decrease = -t * dg
     tiny = decrease <= _ROUNDING * torch.clamp(f, min=1.0)
-    return (ft <= f - 1e-4 * decrease) | (tiny & (_dots(gt, gt) < gsq))
+    return (ft <= f - 1e-4 * decrease) | (tiny & (gtsq < gsq))

@@ -150,6 +150,15 @@ def _check_options(group: str, score: str) -> None:
 
 
 # ----------------------------------------------------------------------------- scores and bound
+def _check_search_params(n_restarts: Any, tol: Any, max_iter: Any) -> None:
+    if not (isinstance(n_restarts, (int, np.integer)) and n_restarts >= 0):
+        raise ValueError(f"n_restarts must be a non-negative integer; got {n_restarts!r}")
+    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
+        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}")
+    if not (isinstance(tol, (int, float, np.integer, np.floating)) and np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive finite number; got {tol!r}")
+
+
 def _loss_to_score(loss: float, score: str) -> float:
     """Map ||A_hat - M_hat||^2 (unit-norm A_hat, M_hat) to the requested score."""
     loss = max(float(loss), 0.0)
@@ -439,36 +448,14 @@ class _Memory:
         Hg += gamma[:, :, 0] * g
         return -Hg
 
-    def direction_two_loop(self, g: np.ndarray) -> np.ndarray:
-        """The textbook two-loop recursion over the same pairs (a reference for the tests)."""
-        out = np.empty_like(g)
-        m = self.m
-        for k in range(len(g)):
-            slots = [(self.pos - 1 - j) % m for j in range(self.count[k])]  # newest first
-            q = g[k].copy()
-            alphas = []
-            for i in slots:
-                a = (self.S[k, i] @ q) / (self.S[k, i] @ self.Y[k, i])
-                q -= a * self.Y[k, i]
-                alphas.append(a)
-            gamma = 1.0
-            if slots:
-                y = self.Y[k, slots[0]]
-                gamma = (self.S[k, slots[0]] @ y) / (y @ y)
-            r = gamma * q
-            for i, a in zip(reversed(slots), reversed(alphas)):
-                b = (self.Y[k, i] @ r) / (self.S[k, i] @ self.Y[k, i])
-                r += (a - b) * self.S[k, i]
-            out[k] = -r
-        return out
 
 
-def _accept(ft, gt, f, gsq, t, dg, rounding: float) -> np.ndarray:
+def _accept(ft, gtsq, f, gsq, t, dg, rounding: float) -> np.ndarray:
     """Armijo test; where the predicted decrease is below the rounding of f, a step is accepted
-    when it lowers the gradient norm instead."""
+    when it lowers the (squared) gradient norm instead."""
     decrease = -t * dg
     tiny = decrease <= rounding * np.maximum(f, 1.0)
-    return (ft <= f - 1e-4 * decrease) | (tiny & (_dots(gt, gt) < gsq))
+    return (ft <= f - 1e-4 * decrease) | (tiny & (gtsq < gsq))
 
 
 def _lbfgs(
@@ -513,12 +500,13 @@ def _lbfgs(
         t = np.where(mem.count == 0, 0.1, np.minimum(dn, _MAX_STEP)) / dn
         ct = _retract(d * t[:, None, None], c)
         ft, gt = _batch_loss_grad(A, At, B, ct)
-        ok = _accept(ft, gt, f, gsq, t, dg, rounding)
+        gtsq = _dots(gt, gt)
+        ok = _accept(ft, gtsq, f, gsq, t, dg, rounding)
         if ok.all():  # the usual case
-            moved, c_new, f_new, g_new = ok, ct, ft, gt
+            moved, c_new, f_new, g_new, gsq_new = ok, ct, ft, gt, gtsq
         else:  # backtrack the others
-            c_new, f_new, g_new = c.copy(), f.copy(), g.copy()
-            c_new[ok], f_new[ok], g_new[ok] = ct[ok], ft[ok], gt[ok]
+            c_new, f_new, g_new, gsq_new = c.copy(), f.copy(), g.copy(), gsq.copy()
+            c_new[ok], f_new[ok], g_new[ok], gsq_new[ok] = ct[ok], ft[ok], gt[ok], gtsq[ok]
             moved = ok.copy()
             todo = np.flatnonzero(~ok & (-t * dg > rounding * np.maximum(f, 1.0)))  # tiny: rounding floor
             for _trial in range(30):
@@ -527,17 +515,17 @@ def _lbfgs(
                 t[todo] *= 0.3
                 ct = _retract(d[todo] * t[todo, None, None], c[todo])
                 ft, gt = _batch_loss_grad(A, At, B, ct)
-                ok = _accept(ft, gt, f[todo], gsq[todo], t[todo], dg[todo], rounding)
+                gtsq = _dots(gt, gt)
+                ok = _accept(ft, gtsq, f[todo], gsq[todo], t[todo], dg[todo], rounding)
                 acc = todo[ok]
-                c_new[acc], f_new[acc], g_new[acc] = ct[ok], ft[ok], gt[ok]
+                c_new[acc], f_new[acc], g_new[acc], gsq_new[acc] = ct[ok], ft[ok], gt[ok], gtsq[ok]
                 moved[acc] = True
                 todo = todo[~ok & (-t[todo] * dg[todo] > rounding * np.maximum(f[todo], 1.0))]
         s_ = (d * t[:, None, None]).reshape(k, -1)
         y_ = (g_new - g).reshape(k, -1)
         sy = np.einsum("ki,ki->k", s_, y_)
         mem.push(s_, y_, moved & (sy > 0))
-        c, f, g = c_new, f_new, g_new
-        gsq = _dots(g, g)
+        c, f, g, gsq = c_new, f_new, g_new, gsq_new
         iters[live] += 1
         # a failed line search clears the memory (mem.push above) and the next step is a gradient
         # step; a start stops when that fails too (rounding floor), converges or runs out
@@ -762,12 +750,7 @@ def vector_field_distance(
     spent on the returned start.  See the module docstring.
     """
     _check_options(group, score)
-    if not (isinstance(n_restarts, (int, np.integer)) and n_restarts >= 0):
-        raise ValueError(f"n_restarts must be a non-negative integer; got {n_restarts!r}")
-    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}")
-    if not (isinstance(tol, (int, float, np.integer, np.floating)) and np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive finite number; got {tol!r}")
+    _check_search_params(n_restarts, tol, max_iter)
     rng = check_random_state(seed)
     Ah, Bh = _prepare_pair(A, B)
     small = Ah.shape[0] <= _SINGLE_THREAD_MAX_N
@@ -812,12 +795,7 @@ def vector_field_distances(
     _check_options(group, score)
     if group == "GL":
         raise ValueError("group must be 'O' or 'SO' for vector_field_distances; use vector_field_distance for 'GL'")
-    if not (isinstance(n_restarts, (int, np.integer)) and n_restarts >= 0):
-        raise ValueError(f"n_restarts must be a non-negative integer; got {n_restarts!r}")
-    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}")
-    if not (isinstance(tol, (int, float, np.integer, np.floating)) and np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive finite number; got {tol!r}")
+    _check_search_params(n_restarts, tol, max_iter)
     if len(As) != len(Bs):
         raise ValueError(f"As and Bs must hold the same number of operators; got {len(As)} and {len(Bs)}")
     from . import _torch_vf  # torch only when this path is used
