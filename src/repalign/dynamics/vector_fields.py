@@ -36,7 +36,7 @@ Algorithm (O/SO); details and measurements in docs/dsa_optimiser.md.
    Armijo line search, each start until its gradient norm is below 1e-4.
 3. *Polish.*  The start with the lowest loss is refined alone to gradient norm ``tol`` by
    Riemannian trust-region Newton with the exact Hessian (Absil et al. 2007), which converges
-   quadratically from there (3-15 iterations) where L-BFGS would stall at its rounding floor (~1e-8).  Every update stays in the connected component of
+   quadratically from there (a few iterations) where L-BFGS would stall at its rounding floor (~1e-8).  Every update stays in the connected component of
    its start, which keeps SO(n) at det +1 (its det -1 structured starts are mapped to det +1 first).
 
 Lower bound (O/SO).  Orthogonal conjugation maps symmetric to symmetric and skew to skew, and the
@@ -352,10 +352,10 @@ def _retract(W: np.ndarray, C: np.ndarray) -> np.ndarray:
 
     X = (I + W + W^2/2) C has X^T X = I + C^T W^4 C / 4 for skew W, and the step
     X (3I - X^T X) / 2 leaves a defect of about (3/4) ||W^4 / 4||^2 = O(||W||^8) (2e-4 at the
-    longest step tried, ||W|| = 0.5; 1e-11 at 0.1); a defect carried in from the previous iterate is
+    longest step tried, ||W|| = 0.5; 5e-10 at 0.1); a defect carried in from the previous iterate is
     squared too, so it does not accumulate.  The defect matters: the loss is evaluated at X, and a
     descent method happily exploits a non-orthogonal X (with only a first-order X = (I + W) C the
-    iterates drifted to losses 7e-4 below what their polar factors attain, and then stalled).  A
+    iterates drifted to losses below what their polar factors attain, and then stalled).  A
     Cayley step would be exact but needs a linear solve, which at n = 50 costs as much as a dozen
     products."""
     WC = W @ C
