@@ -8,14 +8,16 @@ one torch thread) runs once per pair and its loss is kept in ``--cache`` (JSON).
 
 Two reports:
 
-* ``--restarts R ...``: ``vector_field_distance(A, B, seed=0, n_restarts=R)`` on every pair: time,
-  mean loss difference to dsa-metric, pairs worse by more than 1e-4, converged results.
+* ``--restarts R ...``: ``vector_field_distance(A, B, seed=s, n_restarts=R)`` on every pair, for
+  s = 0 .. ``--seeds`` - 1: time, mean loss difference to dsa-metric, runs worse by more than 1e-4,
+  converged results.
 * ``--starts-study K ...``: the structured starts plus 64 Haar starts (seed 0), every one descended
   to gradient 1e-6 by the batched L-BFGS; the best loss among the structured starts and the first
   K - 3 random ones, against dsa-metric (how many starts a "never worse" search needs).
 
     python benchmarks/dsa_validate.py --sizes 20 50 100 --pairs 30 30 10
     python benchmarks/dsa_validate.py --sizes 50 --pairs 30 --restarts 4 12 20
+    python benchmarks/dsa_validate.py --sizes 20 --pairs 30 --restarts 2 4 --seeds 5
     python benchmarks/dsa_validate.py --sizes 20 50 --pairs 30 30 --restarts --starts-study 4 8 16 35
 """
 
@@ -52,19 +54,22 @@ def dsa_metric_losses(n: int, k: int, cache: Path) -> np.ndarray:
     return np.array(have[:k])
 
 
-def restarts_report(n: int, k: int, ref: np.ndarray, restarts: list[int]) -> None:
+def restarts_report(n: int, k: int, ref: np.ndarray, restarts: list[int], seeds: int) -> None:
+    """Each pair searched once per seed 0..seeds-1: counts are over k * seeds runs."""
     pairs = list(_pairs(n, k, False, seed=1000 * n))
+    runs = k * seeds
     for r in restarts:
-        losses, times, converged = [], [], 0
-        for A, B in pairs:
-            t0 = time.perf_counter()
-            res = vf.vector_field_distance(A, B, seed=0, n_restarts=r)
-            times.append(time.perf_counter() - t0)
-            losses.append(res.loss)
-            converged += res.converged
-        d = np.array(losses) - ref
-        print(f"| {n} | {k} | {r} | {np.mean(times):.3f} | {d.mean():+.4f} | {(d > 1e-4).sum()}/{k} "
-              f"({d.max():+.4f}) | {converged}/{k} |", flush=True)
+        diffs, times, converged = [], [], 0
+        for seed in range(seeds):
+            for (A, B), dsa_loss in zip(pairs, ref):
+                t0 = time.perf_counter()
+                res = vf.vector_field_distance(A, B, seed=seed, n_restarts=r)
+                times.append(time.perf_counter() - t0)
+                diffs.append(res.loss - dsa_loss)
+                converged += res.converged
+        d = np.array(diffs)
+        print(f"| {n} | {k} x {seeds} | {r} | {np.mean(times):.3f} | {d.mean():+.4f} | {(d > 1e-4).sum()}/{runs} "
+              f"({d.max():+.4f}) | {converged}/{runs} |", flush=True)
 
 
 def starts_study(n: int, k: int, ref: np.ndarray, counts: list[int]) -> None:
@@ -88,6 +93,7 @@ def main(argv=None) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[20, 50, 100])
     p.add_argument("--pairs", type=int, nargs="+", default=[30, 30, 10], help="pairs per size")
     p.add_argument("--restarts", type=int, nargs="*", default=[4], help="n_restarts values to run")
+    p.add_argument("--seeds", type=int, default=1, help="search seeds per pair in --restarts (0, 1, ...)")
     p.add_argument("--starts-study", type=int, nargs="*", default=[], help="numbers of starts to compare")
     p.add_argument("--cache", type=Path, default=Path("benchmarks/dsa_metric_cache.json"))
     args = p.parse_args(argv)
@@ -95,10 +101,10 @@ def main(argv=None) -> None:
         p.error("give one --pairs value per size")
     refs = {n: dsa_metric_losses(n, k, args.cache) for n, k in zip(args.sizes, args.pairs)}
     if args.restarts:
-        print("\n| n | pairs | n_restarts | repalign s/pair | loss diff mean | worse by > 1e-4 (max) | converged |")
+        print("\n| n | pairs x seeds | n_restarts | repalign s/pair | loss diff mean | worse by > 1e-4 (max) | converged |")
         print("|---|---|---|---|---|---|---|")
         for n, k in zip(args.sizes, args.pairs):
-            restarts_report(n, k, refs[n], args.restarts)
+            restarts_report(n, k, refs[n], args.restarts, args.seeds)
     if args.starts_study:
         print("\n| n | starts | loss diff mean | worse by > 1e-4 (max) |")
         print("|---|---|---|---|")
