@@ -17,7 +17,7 @@ Two reports:
 
     python benchmarks/dsa_validate.py --sizes 20 50 100 --pairs 30 30 10
     python benchmarks/dsa_validate.py --sizes 50 --pairs 30 --restarts 4 12 20
-    python benchmarks/dsa_validate.py --sizes 20 --pairs 30 --restarts 2 4 --seeds 5
+    python benchmarks/dsa_validate.py --sizes 20 --pairs 30 --restarts 4 8 12 --seeds 5
     python benchmarks/dsa_validate.py --sizes 20 50 --pairs 30 30 --restarts --starts-study 4 8 16 35
 """
 
@@ -99,6 +99,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if len(args.pairs) != len(args.sizes):
         p.error("give one --pairs value per size")
+    if args.seeds < 1:
+        p.error("--seeds must be at least 1")
     refs = {n: dsa_metric_losses(n, k, args.cache) for n, k in zip(args.sizes, args.pairs)}
     if args.restarts:
         print("\n| n | pairs x seeds | n_restarts | repalign s/pair | loss diff mean | worse by > 1e-4 (max) | converged |")
