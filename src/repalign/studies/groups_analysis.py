@@ -196,13 +196,14 @@ class SeedAnalysis:
         return Q @ (Q.T @ H)
 
     def unembed_basis(self, H: np.ndarray, U: np.ndarray, name: str, neurons: list[int]) -> dict:
-        """``M = C U^T Q`` (r, r): hidden rho(ab) coordinates ``C = Q_ab^T H`` (rows unit norm) mapped
-        to output coordinates ``Q`` (the element basis). A network computing ``tr rho(a b c^-1)``
+        """``M = C U^T Q`` (r, r): hidden rho(ab) coordinates ``C = Q[ab]^T H / sqrt|G|`` (rows unit
+        norm) mapped to output coordinates ``Q`` (the element basis, the same coordinates). A network computing ``tr rho(a b c^-1)``
         has ``M`` proportional to the identity (``identity_cosine`` = 1). ``fraction_explained``:
         the share of ``W_U``'s squared norm on the cluster's neurons in the irrep's output span
         (the paper's "percentage of W_U explained")."""
         Q = self.elem_all[name]
-        C = self.basis(name, "xy").T @ H
+        Qxy = Q[self.an.y] / np.sqrt(self.order)  # the same coordinates, read at ab: orthonormal over pairs
+        C = Qxy.T @ H
         norms = np.linalg.norm(C, axis=1, keepdims=True)
         C = C / np.where(norms > 0, norms, 1)
         M = C @ U.T @ Q
