@@ -30,9 +30,9 @@ from . import groups as gs
 from .groups_analysis import SeedAnalysis
 
 PAPER = gs.Config(group="S5", steps=150_000, train_fraction=0.4, embed_dim=256, hidden=128, lr=1e-3,
-                  weight_decay=1.0, beta2=0.98, n_checkpoints=40, embed_scale=1.0)
-S5_CPU = gs.Config(group="S5", steps=2500, train_fraction=0.4, embed_dim=64, hidden=128, lr=1e-2,
-                   weight_decay=2.0, n_checkpoints=20, embed_scale=0.3)
+                  weight_decay=1.0, beta2=0.98, n_checkpoints=40, embed_scale=1.0, dtype="float32")
+S5_CPU = gs.Config(group="S5", steps=2000, train_fraction=0.4, embed_dim=64, hidden=128, lr=1e-2,
+                   weight_decay=2.0, n_checkpoints=20, embed_scale=0.3, dtype="float32")
 PRESETS = {"paper": PAPER, "s5-cpu": S5_CPU}
 CURVES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
 
