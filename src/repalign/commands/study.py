@@ -67,7 +67,8 @@ def _register_groups(studies) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--seeds", default=None, help="several seeds, e.g. 0,1,2,3: median curves and the paper's analyses")
     p.add_argument("--preset", choices=("paper", "s5-cpu"), default=None,
-                   help="with --seeds: the paper's S5 setting, or S5 at repalign's faster optimiser setting")
+                   help="with --seeds: the paper's S5 setting, or S5 at repalign's faster optimiser setting "
+                        "(the default for --group S5 --seeds)")
     p.add_argument("--jobs", type=int, default=1, help="with --seeds: seeds trained in parallel processes (default 1)")
     p.add_argument("--checkpoint-dir", default=None, help="with --seeds: store / reuse each seed's checkpoints here")
     p.set_defaults(func=_run_groups)
@@ -95,9 +96,11 @@ def _run_groups_seeds(args: argparse.Namespace) -> int:
     from ..studies import groups_seeds as gss
 
     seeds = gss.parse_seeds(args.seeds if args.seeds is not None else "0,1,2,3")
-    base = gss.PRESETS[args.preset] if args.preset else gs.Config()
+    group = args.group or (gss.PRESETS[args.preset].group if args.preset else "S4")
+    preset = args.preset or ("s5-cpu" if group == "S5" else None)  # S5 defaults to the CPU-sized seed-001 setting
+    base = replace(gss.PRESETS[preset], group=group) if preset else gs.Config(group=group)
     given = {"steps": args.steps, "train_fraction": args.train_fraction}
-    cfg = replace(base, group=args.group or base.group, **{k: v for k, v in given.items() if v is not None})
+    cfg = replace(base, **{k: v for k, v in given.items() if v is not None})
     res = gss.run_seeds(cfg, seeds, jobs=args.jobs, ckpt_dir=args.checkpoint_dir, progress=True)
     paths = gss.save(res, args.out)
     print(f"wrote {', '.join(str(p) for p in paths.values())} ({res['seconds']:.1f} s)")
