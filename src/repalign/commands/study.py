@@ -30,13 +30,16 @@ def _register_feedback_alignment(studies) -> None:
     p.add_argument("--null-draws", type=int, default=200, help="random feedback draws per layer (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed for split, init, batches, B and null (default 0)")
     p.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1: faster for these small products; see docs/calibration.md)")
+    p.add_argument("--penalty", type=float, default=0.01, help="alignment penalty lambda of the penalised-DFA network (default 0.01)")
+    p.add_argument("--no-penalised", action="store_true", help="skip seed 004's output-LayerNorm networks (penalised DFA, DFA, backprop)")
     p.set_defaults(func=_run_feedback_alignment)
 
 
 def _run_feedback_alignment(args: argparse.Namespace) -> int:
     from ..studies import feedback_alignment as fa
 
-    cfg = fa.Config(epochs=args.epochs, null_draws=args.null_draws, seed=args.seed)
+    cfg = fa.Config(epochs=args.epochs, null_draws=args.null_draws, seed=args.seed,
+                    penalised=not args.no_penalised, penalty=args.penalty)
     results = fa.run_study(cfg, progress=True, threads=args.threads)
     paths = fa.save(results, args.out)
     print(fa.summary_table(results))
@@ -55,26 +58,52 @@ def _register_groups(studies) -> None:
             "groups_<G>.md and three PNGs."
         ),
     )
-    p.add_argument("--group", default="S4", help="group, e.g. S4, C17, D5, A4 (default S4)")
+    p.add_argument("--group", default=None, help="group, e.g. S4, C17, D5, A4 (default S4, or the preset's)")
     p.add_argument("--out", required=True, help="output directory (created if missing)")
     p.add_argument("--steps", type=int, default=None, help="full-batch AdamW steps (default: the study's Config)")
     p.add_argument("--train-fraction", type=float, default=None, help="fraction of all pairs trained on")
     p.add_argument("--seed", type=int, default=0, help="seed for split and init (default 0)")
     p.add_argument("--save-checkpoints", action="store_true", help="also write parameters per checkpoint (.npz)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--seeds", default=None, help="several seeds, e.g. 0,1,2,3: median curves and the paper's analyses")
+    p.add_argument("--preset", choices=("paper", "s5-cpu"), default=None,
+                   help="with --seeds: the paper's S5 setting, or S5 at repalign's faster optimiser setting "
+                        "(the default for --group S5 --seeds)")
+    p.add_argument("--jobs", type=int, default=1, help="with --seeds: seeds trained in parallel processes (default 1)")
+    p.add_argument("--checkpoint-dir", default=None, help="with --seeds: store / reuse each seed's checkpoints here")
     p.set_defaults(func=_run_groups)
 
 
 def _run_groups(args: argparse.Namespace) -> int:
     from ..studies import groups as gs
 
+    if args.seeds is not None or args.preset is not None:
+        return _run_groups_seeds(args)
     gs.set_threads(args.threads)
     given = {"steps": args.steps, "train_fraction": args.train_fraction}
-    cfg = gs.Config(group=args.group, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+    cfg = gs.Config(group=args.group or "S4", seed=args.seed, **{k: v for k, v in given.items() if v is not None})
     results = gs.run_study(cfg, progress=True)
     paths = gs.save(results, args.out, checkpoints=args.save_checkpoints)
     print(gs.summary_table(results))
     print(f"\nwrote {', '.join(str(p) for p in paths.values())} ({results['seconds']['total']:.1f} s)")
+    return 0
+
+
+def _run_groups_seeds(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ..studies import groups as gs
+    from ..studies import groups_seeds as gss
+
+    seeds = gss.parse_seeds(args.seeds if args.seeds is not None else "0,1,2,3")
+    group = args.group or (gss.PRESETS[args.preset].group if args.preset else "S4")
+    preset = args.preset or ("s5-cpu" if group == "S5" else None)  # S5 defaults to the CPU-sized seed-001 setting
+    base = replace(gss.PRESETS[preset], group=group) if preset else gs.Config(group=group)
+    given = {"steps": args.steps, "train_fraction": args.train_fraction}
+    cfg = replace(base, **{k: v for k, v in given.items() if v is not None})
+    res = gss.run_seeds(cfg, seeds, jobs=args.jobs, ckpt_dir=args.checkpoint_dir, progress=True)
+    paths = gss.save(res, args.out)
+    print(f"wrote {', '.join(str(p) for p in paths.values())} ({res['seconds']:.1f} s)")
     return 0
 
 

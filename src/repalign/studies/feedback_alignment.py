@@ -62,6 +62,8 @@ class Config:
     lr: float = 0.01
     optimizer: str = "sgd"  # SGD with momentum 0.9; or "adam"
     test_size: float = 0.25
+    penalised: bool = False  # also run seed 004's setting (repalign.studies.feedback_penalised)
+    penalty: float = 0.01  # its alignment penalty lambda
 
     def validate(self) -> None:
         for name in ("epochs", "null_draws", "width", "n_blocks", "batch_size"):
@@ -312,8 +314,22 @@ def _run(cfg: Config, progress: bool) -> dict:
             model, B, data["x_test"], data["y_test"], cfg.null_draws, np.random.SeedSequence([cfg.seed, 3, k])
         )
         out["networks"][method] = {"test_accuracy": acc[-1], "accuracy_per_epoch": acc, "layers": layers}
+    if cfg.penalised:
+        out.update(_penalised(cfg, progress))
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def _penalised(cfg: Config, progress: bool) -> dict:
+    """Seed 004's networks (output LayerNorm; penalised DFA, DFA, backprop) and statistics."""
+    from . import feedback_penalised as fp
+
+    pcfg = fp.Config(epochs=cfg.epochs, null_draws=cfg.null_draws, seed=cfg.seed, width=cfg.width,
+                     n_blocks=cfg.n_blocks, batch_size=cfg.batch_size, penalty=cfg.penalty, test_size=cfg.test_size)
+    pen = fp.run_study(pcfg, progress)
+    deep = pen["networks"]["dfa_penalised"]["deep_layer_mean"]
+    keys = ("observed", "null_mean", "null_sd", "p_value", "z", "verdict", "seed_rule", "n_null")
+    return {"penalised": pen, "deep_layer_mean": {k: deep[k] for k in keys}}
 
 
 def _versions() -> dict:
@@ -343,6 +359,11 @@ def summary_table(results: dict) -> str:
             )
     accs = ", ".join(f"{m}: {net['test_accuracy']:.3f}" for m, net in results["networks"].items())
     lines.append(f"held-out accuracy: {accs}")
+    if "penalised" in results:
+        from .feedback_penalised import summary_table as penalised_table
+
+        lines += ["", "seed 004 setting (output LayerNorm; fresh-B null over all layers jointly):",
+                  penalised_table(results["penalised"])]
     return "\n".join(lines)
 
 
