@@ -110,6 +110,8 @@ def findings(networks: Sequence[Mapping[str, Any]], seed: int = 0) -> list[dict]
     """Every headline comparison with its bootstrap interval over seeds and a verdict."""
     rows: list[dict] = []
     rulesets = list(dict.fromkeys(n["ruleset"] for n in networks))
+    cuts = list(networks[0]["variance_spectrum"]["stimulus"]["at_k"])
+    hk = HEADLINE_K if HEADLINE_K in cuts else max(cuts, key=int)
 
     def add(claim, values, direction, **extra):
         est = bootstrap_mean(values, seed=seed)
@@ -125,9 +127,9 @@ def findings(networks: Sequence[Mapping[str, Any]], seed: int = 0) -> list[dict]
                 add(f"{rs}, {lab}: new-task variance in the top-{g[0]['n_components']} pretraining PCs exceeds "
                     f"the {null} random-basis null (observed - null mean)", exc, "greater",
                     networks_p_below_alpha=f"{n_sig}/{len(g)}")
-            dm = [n["variance_spectrum"][lab]["direction_matched"]["at_k"][HEADLINE_K]["fraction"] -
-                  n["variance_spectrum"][lab]["at_k"][HEADLINE_K]["fraction"] for n in nets]
-            add(f"{rs}, {lab}: direction matching changes the fraction at k = {HEADLINE_K} (matched - pooled)",
+            dm = [n["variance_spectrum"][lab]["direction_matched"]["at_k"][hk]["fraction"] -
+                  n["variance_spectrum"][lab]["at_k"][hk]["fraction"] for n in nets]
+            add(f"{rs}, {lab}: direction matching changes the fraction at k = {hk} (matched - pooled)",
                 dm, "two-sided")
         fresh = [n["backbone_probe"]["fresh_columns"] for n in nets]
         add(f"{rs}: the trained column beats fresh Kaiming columns on output loss (fresh mean - trained)",
@@ -143,8 +145,8 @@ def findings(networks: Sequence[Mapping[str, Any]], seed: int = 0) -> list[dict]
         comps = [("stage-2 start output loss (fresh columns)",
                   lambda n: n["backbone_probe"]["fresh_columns"]["stage2_start_loss_out"]),
                  ("final new-task accuracy", lambda n: list(n["accuracy"]["stage2"].values())[0])]
-        comps += [(f"{lab} fraction at k = {HEADLINE_K}",
-                   (lambda lab: lambda n: n["variance_spectrum"][lab]["at_k"][HEADLINE_K]["fraction"])(lab))
+        comps += [(f"{lab} fraction at k = {hk}",
+                   (lambda lab: lambda n: n["variance_spectrum"][lab]["at_k"][hk]["fraction"])(lab))
                   for lab in EPOCHS]
         for name, f in comps:
             est = bootstrap_difference([f(n) for n in a], [f(n) for n in b], seed=seed)

@@ -116,7 +116,7 @@ def variance_spectrum(pre_states: Any, new_states: Any, *, max_components: int |
         raise ValueError("pre_states and new_states must both vary (a constant system has no principal components)")
     K = min(X.shape[0] - 1, X.shape[1]) if max_components is None else min(int(max_components), *X.shape)
     V, lx = _top_components(Xc, K, solver, seed)
-    K = max(1, int(np.sum(lx > lx[0] * 1e-20)))  # drop directions of zero variance (rank deficit)
+    K = max(1, int(np.sum(lx > lx[0] * 1e-10)))  # drop directions of (numerically) zero variance
     V, lx = V[:, :K], lx[:K]
     Ky = max(1, min(K, Y.shape[0] - 1, Y.shape[1]))
     _, ly = _top_components(Yc, Ky, solver, seed)
