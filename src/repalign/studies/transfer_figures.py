@@ -29,6 +29,7 @@ def _fig(rows: int, cols: int, size: tuple[float, float]):
 def _save(fig, path: str | Path) -> str:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
     fig.savefig(path, format="png", dpi=100, bbox_inches="tight")
     return str(path)
 

@@ -106,6 +106,14 @@ def _probe(agg: Mapping[str, Any]) -> str:
                    "trained: accuracy", "norm-matched null accuracy", "rule span fraction", "cos(new, pre 1)"], rows)
 
 
+def _few_seeds(result: Mapping[str, Any]) -> str:
+    n = int(result["params"]["seeds"])
+    if n >= 5:
+        return ""
+    return (f" With {n} seed(s) per rule set the bootstrap interval spans little more than the seeds' own values, "
+            "so *survives* here means every seed points the same way; it is not a test at level 0.05.")
+
+
 def markdown(result: Mapping[str, Any]) -> str:
     p, agg = result["params"], result["aggregate"]
     surv = [f for f in result["findings"] if f["verdict"] == "survives"]
@@ -121,7 +129,7 @@ def markdown(result: Mapping[str, Any]) -> str:
         f"{len(surv)} of {len(result['findings'])} comparisons survive (the 95% bootstrap interval over seeds "
         f"excludes 0 in the claimed direction); {len(fail)} do not. Per-network p-values come from repalign's "
         "random-basis nulls (uniform: random k-dim subspaces; covariance: random high-variance subspaces of the "
-        "same network) and the backbone probes.", "", _findings(result), "",
+        "same network) and the backbone probes." + _few_seeds(result), "", _findings(result), "",
         "The fresh-column probe (the seed's) asks how far the frozen backbone is from solving the new task at the "
         "start of stage 2, with a fresh Kaiming rule column; the norm-matched probe (repalign's) asks whether the "
         "learned column's direction matters, against random columns of the same norm.", "",

@@ -98,11 +98,12 @@ def _verdict(est: dict, direction: str) -> str:
     iv = est["interval"]
     if iv is None:
         return "not calibrated (fewer than 2 seeds per group)"
+    tol = 1e-9  # differences of rounding size (e.g. curves that all reach 1) are no effect
     if direction == "greater":
-        return "survives" if iv[0] > 0 else "does not survive"
+        return "survives" if iv[0] > tol else "does not survive"
     if direction == "less":
-        return "survives" if iv[1] < 0 else "does not survive"
-    return "survives" if iv[0] > 0 or iv[1] < 0 else "does not survive"
+        return "survives" if iv[1] < -tol else "does not survive"
+    return "survives" if iv[0] > tol or iv[1] < -tol else "does not survive"
 
 
 # ----------------------------------------------------------------------------- findings
