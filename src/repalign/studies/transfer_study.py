@@ -158,6 +158,7 @@ def network_job(job: Mapping[str, Any]) -> dict:
         dt=p["dt"], lr1=p["lr1"], lr2=p["lr2"], counters=counters, l2_weight=p["l2_weight"],
         rule_init=p["rule_init"], save_every=p["save_every"], stop_accuracy=p["stop_accuracy"])
     train_s = time.perf_counter() - t0
+    r2.model.cpu()  # trained on CUDA when present; the analysis runs on CPU (numpy)
     key = json.loads(json.dumps({"analysis": {k: p[k] for k in ANALYSIS_KEYS}, "tasks": tasks, "seed": seed,
                                  "stage2_step": r2.steps_done}))
     cache = net_dir / "study_analysis.json"
