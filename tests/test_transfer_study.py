@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from repalign.geometry.subspace import cross_variance_explained
-from repalign.studies import transfer as T
 from repalign.studies.transfer_probe import fresh_column_probe, kaiming_uniform_column, reinit_rule_column
 from repalign.studies.transfer_report import bootstrap_difference, bootstrap_mean
 from repalign.studies.transfer_spectrum import direction_matched_spectrum, mean_modulation, variance_spectrum
@@ -209,7 +208,7 @@ def test_resumed_study_equals_uninterrupted(tmp_path):
     assert again["networks"][0]["counters"]["analysis_reused"] == 1
 
 
-def test_study_params_errors():
+def test_study_params_errors(tmp_path):
     from repalign.studies.transfer_study import run_study, study_params
 
     assert study_params("paper")["hidden"] == 300 and study_params("paper")["batch_size"] == 128
@@ -221,4 +220,8 @@ def test_study_params_errors():
     with pytest.raises(ValueError, match="unknown"):
         study_params("quick", width=3)
     with pytest.raises(ValueError, match="backend"):
-        run_study("unused", backend="mpi")
+        run_study(tmp_path, backend="mpi")
+    with pytest.raises(ValueError, match="scheduler"):
+        run_study(tmp_path, backend="dask", scheduler=None, **TINY)
+    with pytest.raises(ValueError, match="workers"):
+        run_study(tmp_path, workers=0)

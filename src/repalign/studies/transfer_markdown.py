@@ -97,8 +97,9 @@ def _probe(agg: Mapping[str, Any]) -> str:
     rows = []
     for rs, a in agg.items():
         b = a["backbone_probe"]
-        rows.append([rs, _ms(b["fresh_columns"]["stage2_start_loss"], 4), _ms(b["fresh_columns"]["stage2_start_loss_out"], 4),
-                     _ms(b["fresh_columns"]["stage2_start_accuracy"]), _ms(b["trained_column"]["loss_out"], 4),
+        fresh = b["fresh_columns"]
+        rows.append([rs, _ms(fresh["stage2_start_loss"], 4), _ms(fresh["stage2_start_loss_out"], 4),
+                     _ms(fresh["stage2_start_accuracy"]), _ms(b["trained_column"]["loss_out"], 4),
                      _ms(b["trained_column"]["accuracy"]), _ms(b["norm_matched"]["null_mean"]),
                      _ms(a["rule"]["span_fraction"]), _ms({"mean": a["rule"]["cos_new_pre"]["mean"][0],
                                                            "sem": a["rule"]["cos_new_pre"]["sem"][0]})])

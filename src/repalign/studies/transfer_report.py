@@ -37,7 +37,8 @@ def _spectrum_summary(s: Mapping[str, Any]) -> dict:
     dm = s["direction_matched"]
     return {"cross": _arr(s["cross"]), "self": _arr(s["self"]), "at_k": at,
             "direction_matched": {"cross": _arr(dm["cross"]), "self": _arr(dm["self"]),
-                                  "at_k": {k: {m: v[m] for m in ("fraction", "area_ratio")} for k, v in dm["at_k"].items()}}}
+                                  "at_k": {k: {m: v[m] for m in ("fraction", "area_ratio")}
+                                           for k, v in dm["at_k"].items()}}}
 
 
 def network_summary(n: Mapping[str, Any]) -> dict:
@@ -89,7 +90,8 @@ def bootstrap_difference(a: Sequence[float], b: Sequence[float], seed: int = 0, 
     out = {"estimate": float(a.mean() - b.mean()), "n": [int(a.size), int(b.size)], "interval": None}
     if a.size >= 2 and b.size >= 2:
         rng = np.random.default_rng([seed, 99])
-        d = (a[rng.integers(0, a.size, (n, a.size))].mean(axis=1) - b[rng.integers(0, b.size, (n, b.size))].mean(axis=1))
+        ma = a[rng.integers(0, a.size, (n, a.size))].mean(axis=1)
+        d = ma - b[rng.integers(0, b.size, (n, b.size))].mean(axis=1)
         out["interval"] = [float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))]
     return out
 
