@@ -193,6 +193,15 @@ def test_resumed_study_equals_uninterrupted(tmp_path):
     assert {"variance_spectrum", "modulation_raw", "modulation_weighted", "mean_modulation", "backbone_probe",
             "geometry", "rule", "curves"} <= set(stored["networks"][0])
     assert set(stored["networks"][0]["backbone_probe"]) == {"fresh_columns", "norm_matched"}
+    # stage 2 starts from the seed's Kaiming column (drawn with seed + 2000), nowhere else
+    from repalign.train.checkpoint import list_checkpoints, load_checkpoint
+
+    net_a = tmp_path / "a" / "fdgo_delaygo" / "seed0"
+    w2 = load_checkpoint(list_checkpoints(net_a / "stage2")[0])["model_state"]["input_layer.weight"]
+    w1 = load_checkpoint(list_checkpoints(net_a / "stage1")[-1])["model_state"]["input_layer.weight"]
+    fresh = kaiming_uniform_column(6, 2000)
+    changed = [j for j in range(w2.shape[1]) if not torch.equal(w2[:, j], w1[:, j])]
+    assert len(changed) == 1 and torch.equal(w2[:, changed[0]], fresh)
     # interrupt: keep stage 1, drop stage 2 after its step-2 checkpoint, and the analysis
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     net = tmp_path / "b" / "fdgo_delaygo" / "seed0"
