@@ -11,7 +11,7 @@ import torch
 
 from repalign.geometry.subspace import cross_variance_explained
 from repalign.studies.transfer_probe import fresh_column_probe, kaiming_uniform_column, reinit_rule_column
-from repalign.studies.transfer_report import bootstrap_difference, bootstrap_mean
+from repalign.studies.transfer_report import bootstrap_difference, bootstrap_mean, pad_curves
 from repalign.studies.transfer_spectrum import direction_matched_spectrum, mean_modulation, variance_spectrum
 
 
@@ -161,6 +161,15 @@ def test_fresh_column_probe_restores_the_network_and_is_reproducible():
     assert r["trained_column"]["loss"] == pytest.approx(r["trained_column"]["loss_out"] + 0.5 * reg, rel=1e-4)
     assert len(r["fresh_columns"]["loss"]) == 3 and 0.25 <= r["p_loss"] <= 1
     assert r["stage2_start_loss_out"] == pytest.approx(np.mean(r["fresh_columns"]["loss_out"]))
+
+
+def test_pad_curves_extends_with_the_last_value():
+    a = {"m": {"cross": np.array([0.2, 0.5]), "self": np.array([0.6, 1.0]), "other": np.array([1.0])}}
+    b = {"m": {"cross": np.array([0.1, 0.3, 0.4]), "self": np.array([0.5, 0.9, 1.0]), "other": np.array([1.0, 2.0])}}
+    pad_curves([a, b])
+    np.testing.assert_array_equal(a["m"]["cross"], [0.2, 0.5, 0.5])
+    np.testing.assert_array_equal(a["m"]["self"], [0.6, 1.0, 1.0])
+    assert a["m"]["other"].size == 1 and b["m"]["cross"].size == 3  # other keys and the longest untouched
 
 
 def test_bootstrap_helpers():

@@ -69,6 +69,25 @@ def network_summary(n: Mapping[str, Any]) -> dict:
     return s
 
 
+def pad_curves(summaries: list[dict], keys: Sequence[str] = ("cross", "self")) -> list[dict]:
+    """Extend the cumulative curves ``keys`` of every summary (in place) with their last value
+    to the longest at the same place, so seeds whose spectra have different lengths (ranks)
+    average position by position. Exact: a cumulative curve is flat once its basis runs out."""
+    def walk(dicts: list[dict]) -> None:
+        for key in dicts[0]:
+            vals = [d.get(key) for d in dicts]
+            if all(isinstance(v, Mapping) for v in vals):
+                walk(vals)
+            elif key in keys and all(isinstance(v, np.ndarray) and v.ndim == 1 and v.size for v in vals):
+                n = max(v.size for v in vals)
+                for d in dicts:
+                    d[key] = np.concatenate([d[key], np.full(n - d[key].size, d[key][-1])])
+
+    if summaries:
+        walk(summaries)
+    return summaries
+
+
 # ----------------------------------------------------------------------------- bootstrap
 def bootstrap_mean(values: Sequence[float], seed: int = 0, n: int = 2000) -> dict:
     """Mean over seeds with a 95% percentile bootstrap interval (None with fewer than 2 values)."""
@@ -164,7 +183,8 @@ def summarise(p: Mapping[str, Any], networks: Sequence[Mapping[str, Any]], out_d
 
     out_dir = Path(out_dir)
     rulesets = list(dict.fromkeys(n["ruleset"] for n in networks))
-    agg = {rs: T.aggregate([network_summary(n) for n in networks if n["ruleset"] == rs]) for rs in rulesets}
+    agg = {rs: T.aggregate(pad_curves([network_summary(n) for n in networks if n["ruleset"] == rs]))
+           for rs in rulesets}
     fig_dir = out_dir / "figures"
     figures: dict[str, str] = {}
     for rs in rulesets:
