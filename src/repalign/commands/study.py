@@ -107,4 +107,44 @@ def _run_groups_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
-STUDIES = [_register_feedback_alignment, _register_groups]
+def _register_transfer(studies) -> None:
+    p = studies.add_parser(
+        "transfer",
+        help="does a new task learned through its rule column reuse the pretrained geometry? (seed 000)",
+        description=(
+            "Pretrain networks (multi-plastic by default) on fdgo+delaygo and fdanti+delaygo, teach delayanti "
+            "through a Kaiming-initialised rule column only, and run every transfer analysis (full variance "
+            "spectra of hidden states and modulation, mean modulation, angles, participation ratios, rule "
+            "vectors, backbone probes), calibrated over seeds. Writes transfer.json, transfer.md and figures/."
+        ),
+    )
+    p.add_argument("--out", required=True, help="output directory (created if missing; a rerun resumes)")
+    p.add_argument("--model", choices=["mpn", "leaky_rnn", "gru"], default=None, help="network (default mpn)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="small networks, minutes on 2 cores (the default)")
+    g.add_argument("--preset", choices=["quick", "paper"], default=None, help="paper: the seed's setting")
+    p.add_argument("--seeds", type=int, default=None, help="networks per rule set (default: the preset's)")
+    p.add_argument("--hidden", type=int, default=None, help="units (default: the preset's)")
+    p.add_argument("--steps1", type=int, default=None, help="maximum stage-1 updates (stops at criterion)")
+    p.add_argument("--steps2", type=int, default=None, help="stage-2 updates")
+    p.add_argument("--batch-size", type=int, default=None, help="trials per update")
+    p.add_argument("--backend", choices=["processes", "dask"], default="processes")
+    p.add_argument("--workers", type=int, default=2, help="local processes (default 2)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
+    p.set_defaults(func=_run_transfer)
+
+
+def _run_transfer(args: argparse.Namespace) -> int:
+    from ..studies.transfer_study import run_study
+
+    preset = args.preset or "quick"
+    res = run_study(args.out, preset, backend=args.backend, workers=args.workers, scheduler=args.scheduler,
+                    progress=print, model=args.model, seeds=args.seeds, hidden=args.hidden, steps1=args.steps1,
+                    steps2=args.steps2, batch_size=args.batch_size)
+    for f in res["findings"]:
+        print(f"{f['verdict']:>40}  {f['claim']}")
+    print(f"\nwrote {args.out}/transfer.json, transfer.md and figures/ ({res['seconds']:.1f} s)")
+    return 0
+
+
+STUDIES = [_register_feedback_alignment, _register_groups, _register_transfer]

@@ -35,7 +35,7 @@ from . import transfer as T
 
 DEFAULT_RULESETS = {"go+dlygo": ["fdgo", "delaygo"], "anti+dlygo": ["fdanti", "delaygo"]}
 EPOCHS = {"stimulus": ("stim1", 0), "response": ("go1", 1)}  # epoch name, index of the pretraining task
-MODELS = ("leaky_rnn", "plastic")
+MODELS = ("leaky_rnn", "plastic", "mpn", "gru")  # "mpn" is "plastic" under the model registry's name
 
 __all__ = ["run_transfer", "train_network", "network_layout", "test_batches", "DEFAULT_RULESETS",
            "default_params"]
@@ -65,13 +65,17 @@ def _build_model(model: str, tasks: Sequence[str], lay: Mapping[str, Any], hidde
                            rule_index=lay["rule_index"], **lay["task_kwargs"])
     if model == "leaky_rnn":
         return LeakyRNN(n_in, hidden, n_out, dt=lay["task_kwargs"]["dt"], activation="tanh", rec_gain=1.0, seed=seed)
-    if model == "plastic":
+    if model in ("plastic", "mpn"):
         return MultiPlasticNet(n_in, hidden, n_out, seed=seed)
+    if model == "gru":
+        from ..models import GRUModel
+
+        return GRUModel(n_in, hidden, n_out, seed=seed)
     raise ValueError(f"model must be one of {MODELS}; got {model!r}")
 
 
 def _stage_config(tasks, lay, *, steps, seed, batch_size, lr, trainable="all", stop_accuracy=None,
-                  n_checkpoints=None):
+                  n_checkpoints=None, **extra):
     from ..train import TrainConfig
 
     # Evenly spaced checkpoints (matched by fraction of training in the learning analysis).
@@ -80,7 +84,7 @@ def _stage_config(tasks, lay, *, steps, seed, batch_size, lr, trainable="all", s
     every = max(1, steps // n_checkpoints) if n_checkpoints else max(1, steps // 8)
     return TrainConfig(tasks=list(tasks), steps=int(steps), batch_size=batch_size, lr=lr, seed=seed,
                        checkpoints=ckpts, eval_every=every, eval_batch=128, stop_accuracy=stop_accuracy,
-                       trainable=trainable, **lay)
+                       trainable=trainable, **lay, **extra)
 
 
 def train_network(out_dir: str | Path, config, model, counters: dict | None = None):
@@ -100,8 +104,14 @@ def train_network(out_dir: str | Path, config, model, counters: dict | None = No
 
 def pretrain_and_transfer(tasks, new_task, seed, out_dir, *, model="leaky_rnn", hidden=48, steps1=300,
                           steps2=400, batch_size=32, n_checkpoints=6, layout="compact", dt=40.0,
-                          lr1=3e-3, lr2=0.05, counters=None, **_ignored):
+                          lr1=3e-3, lr2=0.05, counters=None, l2_weight=0.0, rule_init=None, save_every=None,
+                          stop_accuracy=0.95, **_ignored):
     """Stage 1 (all parameters, ``tasks``) then stage 2 (``new_task``'s rule column only).
+
+    ``l2_weight``: L2 on weight matrices in both stages. ``rule_init="kaiming"``: the new
+    rule's column is re-drawn Kaiming-uniform (a = sqrt 5, :mod:`.transfer_probe`) before stage 2,
+    as the seed's expand-and-freeze does (None: it keeps its stage-1 value). ``save_every``:
+    extra checkpoints for crash recovery. ``stop_accuracy``: stage 1's criterion.
 
     Returns ``(stage1_result, stage2_result, layout_kwargs)``; the model of stage 2 is
     ``stage2_result.model``. Checkpoints: ``out_dir/stage1``, ``out_dir/stage2``.
@@ -110,12 +120,20 @@ def pretrain_and_transfer(tasks, new_task, seed, out_dir, *, model="leaky_rnn", 
 
     lay = network_layout(tasks, new_task, layout, dt)
     net = _build_model(model, list(tasks) + [new_task], lay, hidden, seed)
-    s1 = _stage_config(tasks, lay, steps=steps1, seed=seed, batch_size=batch_size, lr=lr1, stop_accuracy=0.95)
+    extra = {k: v for k, v in dict(l2_weight=l2_weight, save_every=save_every).items() if v}
+    s1 = _stage_config(tasks, lay, steps=steps1, seed=seed, batch_size=batch_size, lr=lr1,
+                       stop_accuracy=stop_accuracy, **extra)
     s2 = _stage_config([new_task], lay, steps=steps2, seed=seed + 1000, batch_size=batch_size, lr=lr2,
-                       trainable="rule_column", n_checkpoints=n_checkpoints)
+                       trainable="rule_column", n_checkpoints=n_checkpoints, **extra)
     s2.rule_column = rule_column(new_task, layout=lay["layout"], rule_slots=lay["rule_slots"],
                                  rule_index=lay["rule_index"], **lay["task_kwargs"])
     r1 = train_network(Path(out_dir) / "stage1", s1, net, counters)
+    if rule_init == "kaiming":  # overwritten again by stage 2's checkpoint when stage 2 resumes
+        from .transfer_probe import reinit_rule_column
+
+        reinit_rule_column(r1.model, s2.rule_column, seed + 2000)
+    elif rule_init is not None:
+        raise ValueError(f"rule_init must be None or 'kaiming'; got {rule_init!r}")
     r2 = train_network(Path(out_dir) / "stage2", s2, r1.model, counters)
     return r1, r2, lay
 

@@ -1,0 +1,129 @@
+"""Figures of ``repalign study transfer`` (matplotlib object interface, PNG files).
+
+* :func:`sanity_figure` — the final network's outputs over the targets, and the inputs, for a
+  few test trials of every task (the seed's ``finalnet_on_stage{1,2}`` check).
+* :func:`learning_curves_figure` — accuracy against update, stage 1 then stage 2, one line per
+  seed and task, with the switch marked.
+* :func:`cross_ruleset_figure` — the new task's stage-2 accuracy, mean +/- s.e.m. over seeds,
+  one line per pretraining rule set (the seed's cross-rule-set learning-curve figure).
+* :func:`spectrum_figure` — cross / self curves (pooled and direction-matched) on a log k axis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["sanity_figure", "learning_curves_figure", "cross_ruleset_figure", "spectrum_figure"]
+
+
+def _fig(rows: int, cols: int, size: tuple[float, float]):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def _save(fig, path: str | Path) -> str:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100, bbox_inches="tight")
+    return str(path)
+
+
+def sanity_figure(net, tasks: Sequence[str], lay: Mapping[str, Any], path: str | Path, *, trials: int = 2,
+                  seed: int = 0) -> str:
+    """Outputs (solid) over targets (thick, faded) and inputs, ``trials`` test trials per task."""
+    import torch
+
+    from .. import tasks as task_mod
+
+    rows = []
+    for t in tasks:
+        b = task_mod.generate(t, trials, seed=np.random.default_rng([seed, 5]), layout=lay["layout"],
+                              rule_slots=lay["rule_slots"], rule_index=lay["rule_index"], **lay["task_kwargs"])
+        with torch.no_grad():
+            y = net.eval()(torch.as_tensor(b.inputs, dtype=torch.float32), noise=False).outputs.numpy()
+        rows += [(t, b.inputs[i], b.targets[i], y[i]) for i in range(trials)]
+    fig, axs = _fig(len(rows), 2, (8, 1.6 * len(rows)))
+    for r, (t, x, target, y) in enumerate(rows):
+        for j in range(y.shape[-1]):
+            axs[r, 0].plot(y[:, j], color=f"C{j}", lw=1)
+            axs[r, 0].plot(target[:, j], color=f"C{j}", lw=4, alpha=0.25)
+        for j in range(x.shape[-1]):
+            axs[r, 1].plot(x[:, j], color=f"C{j % 10}", lw=1)
+        axs[r, 0].set_title(f"{t}: output vs target", fontsize=8)
+        axs[r, 1].set_title(f"{t}: inputs", fontsize=8)
+        for ax in axs[r]:
+            ax.set_ylim(-1.6, 1.6)
+            ax.tick_params(labelsize=7)
+    axs[-1, 0].set_xlabel("time step")
+    axs[-1, 1].set_xlabel("time step")
+    return _save(fig, path)
+
+
+def learning_curves_figure(networks: Sequence[Mapping[str, Any]], ruleset: str, path: str | Path) -> str:
+    """Accuracy against update for every seed of ``ruleset``; stage 2 starts at the dashed line."""
+    fig, axs = _fig(1, 1, (6, 3.2))
+    ax = axs[0, 0]
+    for n in networks:
+        if n["ruleset"] != ruleset:
+            continue
+        s1, s2 = n["curves"]["stage1"], n["curves"]["stage2"]
+        off = s1[-1]["step"] if s1 else 0
+        for i, task in enumerate(s1[0]["accuracy"] if s1 else []):
+            ax.plot([h["step"] for h in s1], [h["accuracy"][task] for h in s1], color=f"C{i}", lw=0.8,
+                    label=task if n["seed"] == 0 else None)
+        ax.plot([off + h["step"] for h in s2], [list(h["accuracy"].values())[0] for h in s2], color="C3", lw=1.2,
+                label="new task" if n["seed"] == 0 else None)
+        ax.axvline(off, color="0.6", ls="--", lw=0.6)
+    ax.set(xlabel="update (stage 1, then stage 2)", ylabel="accuracy", ylim=(-0.02, 1.02),
+           title=f"{ruleset}: learning curves (dashed: switch to stage 2)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def cross_ruleset_figure(networks: Sequence[Mapping[str, Any]], path: str | Path) -> str:
+    """Stage-2 accuracy of the new task, mean +/- s.e.m. over seeds, per rule set."""
+    fig, axs = _fig(1, 1, (5, 3.2))
+    ax = axs[0, 0]
+    rulesets = list(dict.fromkeys(n["ruleset"] for n in networks))
+    for i, rs in enumerate(rulesets):
+        curves = [n["curves"]["stage2"] for n in networks if n["ruleset"] == rs]
+        steps = sorted({h["step"] for c in curves for h in c})
+        acc = np.full((len(curves), len(steps)), np.nan)
+        for r, c in enumerate(curves):
+            for h in c:
+                acc[r, steps.index(h["step"])] = list(h["accuracy"].values())[0]
+        mean = np.nanmean(acc, axis=0)
+        cnt = np.sum(np.isfinite(acc), axis=0)
+        sem = np.where(cnt > 1, np.nanstd(acc, axis=0, ddof=min(1, len(curves) - 1)) / np.sqrt(cnt), 0.0)
+        ax.plot(steps, mean, color=f"C{i}", marker="o", ms=3, label=f"pretrained on {rs} (n={len(curves)})")
+        ax.fill_between(steps, mean - sem, mean + sem, color=f"C{i}", alpha=0.2, lw=0)
+    ax.set(xlabel="stage-2 update", ylabel="new-task accuracy", ylim=(-0.02, 1.02),
+           title="Learning the new task through its rule column")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def spectrum_figure(agg: Mapping[str, Any], path: str | Path, title: str) -> str:
+    """Cross (solid) and self (dashed) curves, pooled and direction-matched, mean +/- s.e.m."""
+    fig, axs = _fig(1, 1, (5, 3.4))
+    ax = axs[0, 0]
+    series = [("pooled", agg, "C0")]
+    if isinstance(agg.get("direction_matched"), Mapping):
+        series.append(("direction-matched", agg["direction_matched"], "C1"))
+    for label, a, color in series:
+        for key, style in (("cross", "-"), ("self", "--")):
+            mean, sem = np.asarray(a[key]["mean"], float), np.asarray(a[key]["sem"], float)
+            k = np.arange(1, mean.size + 1)
+            ax.plot(k, mean, style, color=color, lw=1.2, label=f"{label} {key}")
+            if np.any(np.isfinite(sem)):
+                ax.fill_between(k, mean - sem, mean + sem, color=color, alpha=0.2, lw=0)
+    ax.set_xscale("log")
+    ax.set(xlabel="components k", ylabel="fraction of new-task variance", ylim=(0, 1.02), title=title)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
