@@ -327,3 +327,16 @@ def test_study_figures_label_their_axes():
     bare = Figure()
     bare.add_subplot().plot([0, 1])
     assert len(unlabelled_axes(bare)) == 2
+
+
+def test_study_commands_take_figure_format():
+    import argparse
+
+    from repalign.cli import build_parser
+    from repalign.commands.study import _styled
+    from repalign.report.figstyle import current_formats
+
+    args = build_parser().parse_args(["study", "groups", "--out", "x", "--figure-format", "png,svg,pdf"])
+    assert args.figure_format == "png,svg,pdf"
+    assert _styled(lambda a: current_formats())(argparse.Namespace(figure_format="pdf")) == ("png", "pdf")
+    assert build_parser().parse_args(["demo", "--figure-format", "svg"]).figure_format == "svg"

@@ -82,7 +82,7 @@ table{border-collapse:collapse;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right;white-space:nowrap}
 th{background:#f0f0f0}
 td.s,th.s{text-align:left;white-space:normal;min-width:4em}
-caption{caption-side:top;text-align:left;font-style:italic;padding:.2em 0}
+p.tcap{font-style:italic;margin:1em 0 -.4em;font-size:.95em}
 figure{margin:1em 0}
 figure img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-style:italic;font-size:.92em}

@@ -163,9 +163,7 @@ def _is_column(v: Any) -> bool:
 
 def table_html(cols: list[str] | None, rows: list[list[Any]], caption: str | None) -> str:
     """A table inside a box that scrolls sideways when the table is wider than the page."""
-    parts = ['<div class="tablewrap"><table>']
-    if caption:
-        parts.append(f"<caption>{html.escape(caption)}</caption>")
+    parts = [f'<p class="tcap">{html.escape(caption)}</p>' if caption else "", '<div class="tablewrap"><table>']
     if cols is not None:
         parts.append("<thead><tr>" + "".join(f'<th class="s">{html.escape(c)}</th>' for c in cols) + "</tr></thead>")
     body = []
