@@ -74,6 +74,7 @@ def test_one_report_from_every_study(study_dir):
     assert all(f and len(f) > 40 for f in doc["findings"].values())
     assert len(re.findall(r'<section id="sec-\d+"><h2>[^<]+</h2><p class="finding">', html)) == len(TINY_RUNS)
     assert set(doc["data"]) >= {"feedback_alignment", "groups_S3"}
+    assert doc["summary"]["seeds"] == "feedback_alignment 0, groups 0" and "torch" in doc["summary"]["versions"]
     for fig in doc["figures"]:
         assert fig["data"], fig["caption"]
         assert sorted(f.rsplit(".", 1)[1] for f in fig["files"]) == ["pdf", "png", "svg"], fig["files"]

@@ -89,17 +89,34 @@ def build_report(folder: str | Path, title: str | None = None) -> Report:
     rep = Report(title or ("repalign demo" if demos and not studies else f"repalign report: {folder.name}"))
     for path in demos:
         demo_report(path.parent, rep)
+    loaded = []
     for reader, path in studies:
         results = json.loads(path.read_text())
         if not isinstance(results, dict):
             raise ValueError(f"{path}: expected a JSON object")
         reader.build(rep, results, path)
+        loaded.append((f"{reader.name} ({path.relative_to(folder)})", results))
     if not demos:
-        rep.summary({"folder": str(folder), "studies": ", ".join(f"{r.name} ({p.relative_to(folder)})"
-                                                                 for r, p in studies),
-                     "versions": ", ".join(f"{k} {v}" for k, v in rep.versions.items() if k != "platform"),
-                     "rebuilt": "from saved JSON; nothing recomputed"})
+        rep.summary(_study_summary(folder, loaded, rep.versions))
     return rep
+
+
+def _study_summary(folder: Path, loaded: list[tuple[str, dict]], versions: dict) -> dict:
+    """Run summary of study outputs: where, which, the versions they ran with, seeds, times."""
+    def seconds(r: dict) -> str:
+        s = r.get("seconds")
+        s = s.get("total") if isinstance(s, dict) else s
+        return f"{s:.1f} s" if isinstance(s, (int, float)) else "n/a"
+
+    ran = {f"{k} {v}" for _, r in loaded for k, v in (r.get("versions") or {}).items()
+           if k in ("repalign", "python", "numpy", "torch")}
+    return {"folder": str(folder), "studies": ", ".join(name for name, _ in loaded),
+            "versions": ", ".join(sorted(ran)) or ", ".join(f"{k} {v}" for k, v in versions.items()
+                                                           if k != "platform"),
+            "seeds": ", ".join(f"{name.split(' ')[0]} {(r.get('config') or {}).get('seed', 'n/a')}"
+                               for name, r in loaded),
+            "wall time": ", ".join(f"{name.split(' ')[0]} {seconds(r)}" for name, r in loaded),
+            "reused": "everything: rebuilt from the saved JSON and figures, nothing recomputed"}
 
 
 # ----------------------------------------------------------------------------- feedback alignment
