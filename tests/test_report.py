@@ -297,7 +297,7 @@ def test_paper_style_formats_fonts_and_palette(tmp_path):
     assert parse_formats("svg, PDF") == ("png", "svg", "pdf")
     with pytest.raises(ValueError, match="not one of"):
         parse_formats("png,jpg")
-    with pytest.raises(ValueError, match=r"\.png"):
+    with pytest.raises(ValueError, match=r"where the PNG goes"):
         save_figure(small_figure(), tmp_path / "x.svg")
     cycle_before = mpl.rcParams["axes.prop_cycle"]
     with paper_style("png,svg,pdf") as fmts:

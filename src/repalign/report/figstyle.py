@@ -80,11 +80,11 @@ def paper_style(formats: str | Sequence[str] = ("png",)) -> Iterator[tuple[str, 
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 110, tight: bool = True) -> Path:
-    """Write ``fig`` to ``path`` (PNG) and to the extra :func:`current_formats` beside it.
-    Returns the PNG path."""
+    """Write ``fig`` to ``path`` as PNG and in the extra :func:`current_formats` beside it
+    (same stem, ``.svg`` / ``.pdf``). Returns ``path``."""
     path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"path must end in .png; got {str(path)!r}")
+    if path.suffix.lower().lstrip(".") in FORMATS and path.suffix.lower() != ".png":
+        raise ValueError(f"path is where the PNG goes (e.g. fig.png); got {str(path)!r}")
     kw = {"bbox_inches": "tight"} if tight else {}
     fig.savefig(path, format="png", dpi=dpi, **kw)
     for fmt in current_formats():

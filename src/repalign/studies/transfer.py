@@ -695,7 +695,7 @@ def _save(fig: Any, path: str | Path | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         from ..report.figstyle import save_figure
 
-        save_figure(fig, path.with_suffix(".png") if not path.suffix else path, dpi=120)
+        save_figure(fig, path, dpi=120)
 
 
 def _mean_band(entry: Any) -> tuple[np.ndarray, np.ndarray | None]:
