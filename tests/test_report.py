@@ -340,3 +340,18 @@ def test_study_commands_take_figure_format():
     assert args.figure_format == "png,svg,pdf"
     assert _styled(lambda a: current_formats())(argparse.Namespace(figure_format="pdf")) == ("png", "pdf")
     assert build_parser().parse_args(["demo", "--figure-format", "svg"]).figure_format == "svg"
+
+
+def test_demo_report_card_finding_counts_passes():
+    from repalign.demo import _section_report_card
+
+    def row(m, c, status):
+        return {"measure": m, "case": c, "status": status, "detail": {}}
+
+    card = {"results": [row("dsa", "ring", "PASS"), row("cka", "ring", "FAIL"), row("dsa", "walk", "PASS"),
+                        row("rsa", "walk", "ERROR"), row("procrustes", "walk", "n.a.")]}
+    rep = Report("r")
+    _section_report_card(rep, {"card": card, "table": [["measure"], ["dsa"]]}, {"quick": False})
+    assert rep.to_dict()["findings"]["Report card"] == (
+        "2 of 4 applicable measure-case criteria pass; fails: cka on ring (FAIL), rsa on walk (ERROR) "
+        "(1 not applicable).")

@@ -275,12 +275,12 @@ def _overview(params: dict, run: dict) -> str:
 def _section_report_card(rep, rc: dict, p: dict) -> None:
     rows = rc["card"]["results"]
     status = [r.get("status", "n.a.") for r in rows]
-    applicable = [r for r, s in zip(rows, status) if s in ("PASS", "FAIL")]
+    applicable = [r for r, s in zip(rows, status) if s in ("PASS", "FAIL", "ERROR")]
     if applicable:
-        failed = [f"{r['measure']} on {r['case']}" for r in applicable if r["status"] == "FAIL"]
+        failed = [f"{r['measure']} on {r['case']} ({r['status']})" for r in applicable if r["status"] != "PASS"]
         finding = (f"{len(applicable) - len(failed)} of {len(applicable)} applicable measure-case criteria pass"
                    + (f"; fails: {', '.join(failed)}" if failed else "") + f" ({len(rows) - len(applicable)} "
-                   "pairs not applicable).")
+                   "not applicable).")
     else:
         finding = (f"None of the {len(rows)} measure-case pairs of this card applies (e.g. "
                    f"{rows[0]['measure']}: {rows[0]['detail'].get('reason', 'n.a.')}), so it gives no verdict; "
