@@ -88,7 +88,7 @@ figure img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-style:italic;font-size:.92em}
 details{margin:.6em 0;border:1px solid #e2e2e2;padding:.3em .6em;background:#fcfcfc}
 summary{cursor:pointer;color:#333}
-pre{background:#f7f7f7;border:1px solid #ddd;padding:.6em;overflow-x:auto;font-size:.85em;max-height:40em}
+pre{background:#f7f7f7;border:1px solid #ddd;padding:.6em;overflow:auto;font-size:.85em;max-height:40em}
 code{background:#f2f2f2;padding:0 .2em;overflow-wrap:anywhere}
 .plain{white-space:pre-wrap}
 .meta{font-size:.85em;color:#555}
