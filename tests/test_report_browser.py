@@ -92,3 +92,16 @@ def test_report_command_errors(tmp_path, study_dir):
         main(["report", str(tmp_path / "missing")])
     with pytest.raises(ValueError, match="--out must be an .html"):
         main(["report", str(study_dir / "groups"), "--out", str(tmp_path / "r.txt")])
+
+
+def test_two_runs_of_a_study_are_kept_apart(study_dir, tmp_path):
+    """A second run of the same study elsewhere in the folder gets its own section and data key."""
+    import shutil
+
+    root = tmp_path / "all"
+    shutil.copytree(study_dir / "groups", root / "a")
+    shutil.copytree(study_dir / "groups", root / "b")
+    assert main(["report", str(root)]) == 0
+    doc = json.loads((root / "report.json").read_text())
+    assert doc["sections"] == ["Group operation: S3"] * 2
+    assert set(doc["data"]) == {"groups_S3", "groups_S3_2"} and doc["data"]["groups_S3"] == doc["data"]["groups_S3_2"]

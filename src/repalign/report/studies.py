@@ -119,6 +119,17 @@ def _study_summary(folder: Path, loaded: list[tuple[str, dict]], versions: dict)
             "reused": "everything: rebuilt from the saved JSON and figures, nothing recomputed"}
 
 
+def _unique(rep: Report, name: str) -> str:
+    """``name``, or ``name_2``, ``name_3`` ... when an earlier section (e.g. the demo's, or a
+    second run of the same study) already stored data under it."""
+    used = rep.to_dict()["data"]
+    k, out = 1, name
+    while out in used:
+        k += 1
+        out = f"{name}_{k}"
+    return out
+
+
 # ----------------------------------------------------------------------------- feedback alignment
 def feedback_alignment_section(rep: Report, fa: dict, figure: str | Path | None = None) -> None:
     """DFA vs backprop feedback alignment (``feedback_alignment.json``)."""
@@ -152,7 +163,7 @@ def feedback_alignment_section(rep: Report, fa: dict, figure: str | Path | None 
         rep.figure(figure, caption="observed cosine vs null, per layer",
                    data=[{k: r.get(k) for k in ("network", "layer", "cosine")}
                          | {"null_mean": r["null"].mean if r["null"] else None} for r in rows])
-    rep.json("feedback_alignment", fa)
+    rep.json(_unique(rep, "feedback_alignment"), fa)
 
 
 def _feedback_reader(rep: Report, results: dict, path: Path) -> None:
@@ -186,7 +197,7 @@ def groups_section(rep: Report, res: dict, path: Path) -> None:
         fig = path.with_name(f"{stem}_{suffix}.png")
         if fig.is_file():
             rep.figure(fig, caption=f"{g['name']}: {caption}", data=_groups_series(res, suffix))
-    rep.json(f"groups_{g['name']}", res)
+    rep.json(_unique(rep, f"groups_{g['name']}"), res)
 
 
 def _groups_series(res: dict, suffix: str) -> Any:
