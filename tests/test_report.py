@@ -355,3 +355,10 @@ def test_demo_report_card_finding_counts_passes():
     assert rep.to_dict()["findings"]["Report card"] == (
         "2 of 4 applicable measure-case criteria pass; fails: cka on ring (FAIL), rsa on walk (ERROR) "
         "(1 not applicable).")
+
+
+def test_span_of_values():
+    from repalign.report.tables import span
+
+    assert span([0.2101, None, 0.2149]) == "0.21"  # both ends print the same
+    assert span([0.5, 0.1, float("nan")], ".1f") == "0.1 to 0.5" and span([None]) == "n/a"

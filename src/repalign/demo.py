@@ -366,8 +366,9 @@ def _transfer_caption(key: str) -> str:
 
 
 def _span(values) -> str:
-    v = [x for x in values if x is not None]
-    return f"{min(v):.2f}-{max(v):.2f}" if v and min(v) != max(v) else (f"{v[0]:.2f}" if v else "n/a")
+    from .report.tables import span
+
+    return span(values, ".2f", "-")
 
 
 def _transfer_figure_data(tr: dict, key: str) -> Any:
@@ -421,13 +422,14 @@ def _learning_finding(lr: dict) -> str:
     final = {m: {(r["group_a"], r["group_b"]): r["mean"] for r in b["between"] if r["stage"] == last}
              for m, b in lr["measures"].items()}
     first = final[measures[0]]
-    ranked = sorted(first, key=lambda k: first[k])
+    between = [k for k in first if k[0] != k[1]] or list(first)  # distinct groups (within-group pairs aside)
+    ranked = sorted(between, key=lambda k: first[k])
 
     def describe(pair):
         return f"{pair[0]} vs {pair[1]} (" + ", ".join(f"{m} {final[m].get(pair, float('nan')):.2f}"
                                                        for m in measures) + ")"
 
-    return (f"At the end of training the closest groups are {describe(ranked[0])} and the farthest "
+    return (f"At the end of training the closest pair of groups is {describe(ranked[0])} and the farthest "
             f"{describe(ranked[-1])}; CKA as 1 - CKA, means over network pairs. Descriptive: no null is "
             "computed for these distances.")
 

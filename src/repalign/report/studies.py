@@ -133,17 +133,17 @@ def _unique(rep: Report, name: str) -> str:
 # ----------------------------------------------------------------------------- feedback alignment
 def feedback_alignment_section(rep: Report, fa: dict, figure: str | Path | None = None) -> None:
     """DFA vs backprop feedback alignment (``feedback_alignment.json``)."""
-    from .tables import Interval
+    from .tables import Interval, span
 
     nets = fa["networks"]
     parts = []
     for m, net in nets.items():
         layers = net["layers"]
         sig = [r for r in layers if r["verdict"] == "signal"]
-        obs = [r["observed"] for r in layers if r["observed"] is not None]
-        ps = [r["p_value"] for r in layers if r["p_value"] is not None]
+        obs = [r["observed"] for r in layers]
+        ps = [r["p_value"] for r in layers]
         parts.append(f"{m}: {len(sig)} of {len(layers)} layers aligned beyond chance (cosine "
-                     f"{min(obs):.2f} to {max(obs):.2f}; p {min(ps):.2g} to {max(ps):.2g}; verdicts "
+                     f"{span(obs)}; p {span(ps, '.2g')}; verdicts "
                      f"{', '.join(sorted({r['verdict'] for r in layers}))})")
     acc = ", ".join(f"{m} {net['test_accuracy']:.2f}" for m, net in nets.items())
     n_null = fa["config"]["null_draws"]

@@ -43,6 +43,16 @@ def fmt_number(x: Any, sig: int = 3) -> str:
     return f"{x:.{sig - 1}e}"
 
 
+def span(values: Iterable[Any], spec: str = ".2f", sep: str = " to ") -> str:
+    """``"lo to hi"`` of the values that are not None, formatted with ``spec``; one value when
+    both ends format the same; ``"n/a"`` when there are none."""
+    v = [float(x) for x in values if x is not None and math.isfinite(float(x))]
+    if not v:
+        return "n/a"
+    lo, hi = format(min(v), spec), format(max(v), spec)
+    return lo if lo == hi else f"{lo}{sep}{hi}"
+
+
 @dataclass(frozen=True)
 class Interval:
     """A value with an interval, shown as ``mean [lo, hi]``; ``lo``/``hi`` may be None
