@@ -12,3 +12,23 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
     threadpool_limits(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def report_browser():
+    """A headless system Chromium driven by Playwright (see tests/_browser.py)."""
+    from _browser import ReportBrowser, chromium_path, unavailable
+
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        unavailable("playwright is not installed (pip install -e '.[test]')")
+    exe = chromium_path()
+    if exe is None:
+        unavailable("no chromium executable (apt-get install -y chromium, or set REPALIGN_CHROMIUM)")
+    browser = ReportBrowser(exe)
+    yield browser
+    browser.close()

@@ -120,3 +120,46 @@ def test_run_history_lists_both_runs(runs):
     history = second["data"]["run_history"]
     assert len(history) == 2 and history[1]["seconds"] < history[0]["seconds"]
     assert json.loads((out / "run_history.json").read_text()) == history
+
+
+def test_report_in_browser(runs, report_browser):
+    """The quick demo's report as a reader meets it: images decode, links land, no console
+    errors, no sideways scrolling on a phone or a desktop, every section headline first."""
+    from _browser import problems
+
+    out, (_, doc) = runs
+    result = report_browser.check(out / "report.html", "demo")
+    assert problems(result) == []
+    assert result["n_images"] == len(doc["figures"]) >= 12
+    assert result["n_sections"] == len(doc["sections"]) == 4
+
+
+def test_sections_state_their_findings(runs):
+    out, (_, doc) = runs
+    html = (out / "report.html").read_text()
+    assert all(f and len(f) > 40 for f in doc["findings"].values()), doc["findings"]
+    heads = re.findall(r'<section id="sec-\d+"><h2>([^<]+)</h2><p class="finding">', html)
+    assert len(heads) == len(doc["sections"])
+    # the contents panel links every section and repeats its finding
+    nav = html.split('<nav class="contents"', 1)[1].split("</nav>", 1)[0]
+    for i in range(1, len(doc["sections"]) + 1):
+        assert f'href="#sec-{i}"' in nav
+    assert nav.count('<p class="finding">') == len(doc["sections"])
+    # raw JSON only folded: every <pre> sits inside a <details>
+    assert html.count("<pre>") == len(re.findall(r"<details class=\"json\"><summary>[^<]*</summary><pre>", html))
+    # the learning table is pivoted: one row per group pair, stages as columns
+    t = next(t for t in doc["tables"] if t["section"] == "Dissimilarity over learning")
+    assert t["columns"] == ["pair", "stage 0", "stage 0.5", "stage 1"] and len(t["rows"]) == 3
+    assert doc["summary"]["reused"].startswith("4 of 4 stages")
+    assert all(f["data"] is not None for f in doc["figures"])
+
+
+def test_report_command_rebuilds_without_recomputing(runs, tmp_path, capsys):
+    out, (_, doc) = runs
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert main(["report", str(out), "--out", str(tmp_path / "again.html")]) == 0
+    assert "4 sections" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before  # nothing rewritten
+    again = json.loads((tmp_path / "again.json").read_text())
+    for key in ("sections", "findings", "tables", "data", "params", "summary"):
+        assert again[key] == doc[key], key

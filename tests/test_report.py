@@ -175,3 +175,190 @@ def test_caller_objects_not_mutated(tmp_path):
     rep.table(rows)
     rep.save(tmp_path)
     assert np.isnan(arr[1]) and params == {"a": [1, 2]} and rows == [{"a": 1}]
+
+
+# ---------------------------------------------------------------------------- headline first
+def test_section_puts_finding_first_and_folds_params_and_json(tmp_path):
+    rep = Report("r")
+    rep.summary({"seeds": [0, 1], "wall time": "3 s"})
+    rep.section("Alpha", finding="Alpha works: 0.93 [0.90, 0.95], p = 0.002 (signal).",
+                params={"k": 10, "tasks": ["a", "b"]}, data={"x": np.arange(3)})
+    rep.json("more", {"y": 1})
+    rep.text("body text")
+    rep.table([{"a": 1.23456}])
+    rep.section("Beta")  # older callers: no finding
+    rep.text("b")
+    html = rep.save(tmp_path).read_text()
+    sec1 = html.split('<section id="sec-1">', 1)[1].split("</section>", 1)[0]
+    # heading, then the finding, then the body, then the folded parameters and JSON (in that order)
+    assert sec1.startswith('<h2>Alpha</h2><p class="finding">Alpha works: 0.93 [0.90, 0.95]')
+    i_body, i_params = sec1.index("body text"), sec1.index('<details class="params">')
+    i_json, i_more = sec1.index('<summary>alpha (raw JSON'), sec1.index('<summary>more (raw JSON')
+    assert i_body < sec1.index("<table>") < i_params < i_json < i_more
+    assert sec1.rstrip().endswith("</details>")
+    assert "<details open" not in html
+    # the contents panel links each section with its finding; Beta's absence of one is shown
+    nav = html.split('<nav class="contents"', 1)[1].split("</nav>", 1)[0]
+    assert '<a href="#sec-1">Alpha</a><p class="finding">Alpha works' in nav
+    assert '<a href="#summary">' in nav and 'id="summary"' in html
+    assert '<p class="finding none">' in html.split('<section id="sec-2">', 1)[1]
+    assert rep.missing_findings() == ["Beta"]
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["findings"] == {"Alpha": "Alpha works: 0.93 [0.90, 0.95], p = 0.002 (signal).", "Beta": None}
+    assert doc["section_params"] == {"Alpha": {"k": 10, "tasks": ["a", "b"]}}
+    assert doc["data"]["alpha"] == {"x": [0, 1, 2]} and doc["summary"]["seeds"] == [0, 1]
+
+
+def test_finding_can_be_set_later_and_is_checked():
+    rep = Report("r")
+    with pytest.raises(ValueError, match="no section yet"):
+        rep.finding("x")
+    rep.section("A")
+    rep.finding("A holds.")
+    assert rep.to_dict()["findings"] == {"A": "A holds."}
+    with pytest.raises(ValueError, match="finding"):
+        rep.section("B", finding="  ")
+    with pytest.raises(ValueError, match="params must"):
+        rep.section("C", finding="c", params=[1])
+
+
+def test_tables_scroll_in_their_own_box():
+    rep = Report("r")
+    rep.section("s", finding="f")
+    rep.table([{f"column {i}": i * 1.5 for i in range(30)}])
+    assert '<div class="tablewrap"><table>' in rep.to_html()
+    assert ".tablewrap{max-width:100%;overflow-x:auto" in rep.to_html()
+
+
+def test_figure_data_and_files_go_to_json(tmp_path):
+    from repalign.report.figstyle import paper_style, save_figure
+
+    with paper_style("png,svg"):
+        png = save_figure(small_figure(), tmp_path / "f.png")
+    rep = Report("r")
+    rep.section("s", finding="f")
+    rep.figure(png, caption="curve", data={"x": [0, 1, 2], "y": np.array([0.0, 1.0, 4.0])})
+    fig = rep.to_dict()["figures"][0]
+    assert fig["id"] == "fig-1" and fig["section"] == "s" and fig["caption"] == "curve"
+    assert fig["data"] == {"x": [0, 1, 2], "y": [0.0, 1.0, 4.0]}
+    assert fig["files"] == [str(tmp_path / "f.png"), str(tmp_path / "f.svg")]
+    assert 'id="fig-1"' in rep.to_html()
+
+
+# ---------------------------------------------------------------------------- numbers
+@pytest.mark.parametrize("width, decimals", [(0.0439, 3), (0.43, 2), (4.3, 1), (43.0, 0), (0.1, 2), (1.0, 1)])
+def test_decimals_for_two_significant_digits_of_the_width(width, decimals):
+    from repalign.report.tables import decimals_for
+
+    assert decimals_for(width) == decimals
+    # two significant digits of the width survive the rounding, a third does not
+    assert round(width, decimals) == pytest.approx(float(f"{width:.2g}"))
+
+
+def test_interval_text_and_json():
+    from repalign.report.tables import Interval
+
+    iv = Interval(0.26341, 0.24123, 0.28512)
+    assert str(iv) == "0.263 [0.241, 0.285]"
+    assert str(Interval(12.345, 10.1, 14.9)) == "12.3 [10.1, 14.9]"
+    assert str(Interval(0.5)) == "0.500" and str(Interval(-2e-16, decimals=3)) == "0.000"
+    assert str(Interval.from_sem(1.0, 0.05)) == "1.00 [0.95, 1.05]"  # width 0.1: 2 digits
+    assert str(Interval.from_sem(1.0, None)) == "1.00" and str(Interval(float("nan"))) == "n/a"
+    assert to_jsonable({"c": iv}) == {"c": {"mean": 0.26341, "lo": 0.24123, "hi": 0.28512}}
+    with pytest.raises(ValueError, match="lo must be a number"):
+        Interval(0.1, "a", 0.2)
+    rep = Report("r")
+    rep.table([{"m": iv}])
+    assert "<td>0.263 [0.241, 0.285]</td>" in rep.to_html()
+    assert rep.to_dict()["tables"][0]["rows"][0][0]["mean"] == 0.26341  # exact in the JSON
+
+
+def test_pivot_long_to_wide():
+    from repalign.report.tables import pivot
+
+    rows = [{"pair": p, "stage": s, "mean": 10 * i + j} for i, p in enumerate(["a-b", "a-c"])
+            for j, s in enumerate([0.0, 0.5, 1.0])]
+    wide = pivot(rows, "pair", "stage", "mean", column_label=lambda s: f"stage {s:g}")
+    assert wide == [{"pair": "a-b", "stage 0": 0, "stage 0.5": 1, "stage 1": 2},
+                    {"pair": "a-c", "stage 0": 10, "stage 0.5": 11, "stage 1": 12}]
+    assert pivot(rows[:4], "pair", "stage", "mean")[1] == {"pair": "a-c", "0.0": 10, "0.5": None, "1.0": None}
+    with pytest.raises(ValueError, match="two rows"):
+        pivot(rows + rows[:1], "pair", "stage", "mean")
+    with pytest.raises(ValueError, match="no key"):
+        pivot([{"pair": "x"}], "pair", "stage", "mean")
+
+
+# ---------------------------------------------------------------------------- figures
+def test_paper_style_formats_fonts_and_palette(tmp_path):
+    import matplotlib as mpl
+
+    from repalign.report.figstyle import OKABE_ITO, current_formats, paper_style, parse_formats, save_figure
+
+    assert parse_formats("svg, PDF") == ("png", "svg", "pdf")
+    with pytest.raises(ValueError, match="not one of"):
+        parse_formats("png,jpg")
+    with pytest.raises(ValueError, match=r"where the PNG goes"):
+        save_figure(small_figure(), tmp_path / "x.svg")
+    cycle_before = mpl.rcParams["axes.prop_cycle"]
+    with paper_style("png,svg,pdf") as fmts:
+        assert fmts == current_formats() == ("png", "svg", "pdf")
+        fig = Figure(figsize=(2, 1.5))
+        ax = fig.add_subplot()
+        (line,) = ax.plot([0, 1], [0, 1])
+        ax.set(xlabel="time (ms)", ylabel="rate (Hz)")
+        assert line.get_color().lower() == OKABE_ITO[0].lower()
+        save_figure(fig, tmp_path / "f.png")
+    assert current_formats() == ("png",) and mpl.rcParams["axes.prop_cycle"] == cycle_before
+    assert (tmp_path / "f.png").read_bytes().startswith(PNG)
+    assert (tmp_path / "f.pdf").read_bytes().startswith(b"%PDF")
+    svg = (tmp_path / "f.svg").read_text()
+    assert "<svg" in svg and "time (ms)" in svg and "DejaVu Sans" in svg  # text kept as text, one font
+
+
+def test_study_figures_label_their_axes():
+    from repalign.report.figstyle import unlabelled_axes
+    from repalign.studies import transfer as T
+
+    curve = {"cross": np.linspace(0.1, 0.5, 5), "self": np.linspace(0.5, 1.0, 5)}
+    figs = [T.plot_variance_curves(curve), T.plot_angle_spectrum([np.linspace(0.1, 1.4, 5)], labels=["a"]),
+            T.plot_seed_scatter([0.1, 0.2], [0.3, 0.4], xlabel="null", ylabel="observed")]
+    for fig in figs:
+        assert unlabelled_axes(fig) == []
+    bare = Figure()
+    bare.add_subplot().plot([0, 1])
+    assert len(unlabelled_axes(bare)) == 2
+
+
+def test_study_commands_take_figure_format():
+    import argparse
+
+    from repalign.cli import build_parser
+    from repalign.commands.study import _styled
+    from repalign.report.figstyle import current_formats
+
+    args = build_parser().parse_args(["study", "groups", "--out", "x", "--figure-format", "png,svg,pdf"])
+    assert args.figure_format == "png,svg,pdf"
+    assert _styled(lambda a: current_formats())(argparse.Namespace(figure_format="pdf")) == ("png", "pdf")
+    assert build_parser().parse_args(["demo", "--figure-format", "svg"]).figure_format == "svg"
+
+
+def test_demo_report_card_finding_counts_passes():
+    from repalign.demo import _section_report_card
+
+    def row(m, c, status):
+        return {"measure": m, "case": c, "status": status, "detail": {}}
+
+    card = {"results": [row("dsa", "ring", "PASS"), row("cka", "ring", "FAIL"), row("dsa", "walk", "PASS"),
+                        row("rsa", "walk", "ERROR"), row("procrustes", "walk", "n.a.")]}
+    rep = Report("r")
+    _section_report_card(rep, {"card": card, "table": [["measure"], ["dsa"]]}, {"quick": False})
+    assert rep.to_dict()["findings"]["Report card"] == (
+        "2 of 4 applicable measure-case criteria pass; fails: cka on ring (FAIL), rsa on walk (ERROR) "
+        "(1 not applicable).")
+
+
+def test_span_of_values():
+    from repalign.report.tables import span
+
+    assert span([0.2101, None, 0.2149]) == "0.21"  # both ends print the same
+    assert span([0.5, 0.1, float("nan")], ".1f") == "0.1 to 0.5" and span([None]) == "n/a"

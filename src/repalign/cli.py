@@ -8,7 +8,7 @@ import importlib
 import sys
 
 # Order is the order in `repalign --help`.
-COMMAND_MODULES = ["demo", "example", "compare", "sweep", "results", "bench", "study", "train"]
+COMMAND_MODULES = ["demo", "example", "compare", "sweep", "results", "bench", "study", "train", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:

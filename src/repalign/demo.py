@@ -29,7 +29,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["run_demo", "demo_params", "STAGES"]
+__all__ = ["run_demo", "demo_params", "STAGES", "build_report", "RESULTS_FILE"]
+
+RESULTS_FILE = "demo_results.json"  # everything the report is built from (``repalign report DIR`` reads it)
 
 STAGES = ("report card", "transfer", "learning", "feedback alignment", "report")
 
@@ -103,23 +105,31 @@ def _feedback(p: dict, out: Path) -> tuple[dict, bool]:
 
     res, reused = _cached_json(out / "feedback_alignment" / "stage.json", p, compute)
     fig = out / "feedback_alignment" / "feedback_alignment.png"
-    if not fig.exists():
+    from .report.figstyle import current_formats
+
+    if not all(fig.with_suffix(f".{f}").exists() for f in current_formats()):
         FA.plot(res, fig)
     return res, reused
 
 
 # ----------------------------------------------------------------------------- runner
 def run_demo(out: str | Path = "repalign-demo", *, quick: bool = False, seed: int = 0,
-             progress: bool = True) -> dict:
+             progress: bool = True, figure_formats: str | tuple = ("png",)) -> dict:
     """Run every stage into ``out`` and write ``out/report.html`` and ``out/report.json``.
 
     Prints the report's path. Returns the ``run`` summary: per stage its seconds (wall and
     CPU) and whether its results were reused, the networks trained / loaded, the engine pairs
     computed / cached, and the report's path. ``progress``: the tqdm bar over stages.
+    ``figure_formats``: e.g. ``"png,svg,pdf"``: every figure is also written as SVG/PDF
+    (see :mod:`repalign.report.figstyle`).
     """
     from tqdm.auto import tqdm
 
+    from .report.figstyle import paper_style, parse_formats
+    from .report.html import software_versions
     from .studies.feedback_alignment import limited_threads
+
+    formats = parse_formats(figure_formats)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,16 +138,17 @@ def run_demo(out: str | Path = "repalign-demo", *, quick: bool = False, seed: in
     stages: dict[str, dict] = {}
     results: dict[str, Any] = {}
     bar = tqdm(STAGES, desc="repalign demo", unit="stage", disable=not progress)
-    with limited_threads(1):
+    with limited_threads(1), paper_style(formats):
         for stage in bar:
             bar.set_postfix_str(stage)
             w, c = time.perf_counter(), time.process_time()
             info = _run_stage(stage, params, out, results)
             stages[stage] = {"seconds": time.perf_counter() - w, "cpu_seconds": time.process_time() - c, **info}
     run = {"stages": stages, "seconds": time.perf_counter() - t_wall, "cpu_seconds": time.process_time() - t_cpu,
-           "report": str(out / "report.html")}
+           "report": str(out / "report.html"), "figure_formats": list(formats), "versions": software_versions()}
     history = _append_history(out / "run_history.json", run)
-    _write_report(params, results, run, history, out)
+    _write_results(params, results, run, history, out)
+    build_report(out).save(out)
     print(f"report: {out / 'report.html'}  ({run['seconds']:.1f} s wall, {run['cpu_seconds']:.1f} s CPU)", flush=True)
     return run
 
@@ -189,13 +200,33 @@ def _run_stage(stage: str, params: dict, out: Path, results: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- report
-def _write_report(params: dict, results: dict, run: dict, history: list[dict], out: Path) -> None:
+def _write_results(params: dict, results: dict, run: dict, history: list[dict], out: Path) -> Path:
+    """Store what the report is built from in ``out/demo_results.json`` (strict JSON)."""
+    from .report import to_jsonable
+
+    doc = to_jsonable({"params": params, "results": results, "run": run, "history": history}, "demo results")
+    path = out / RESULTS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, allow_nan=False))
+    tmp.replace(path)
+    return path
+
+
+def build_report(out: str | Path, rep=None):
+    """The demo's :class:`~repalign.report.Report` from ``out/demo_results.json`` (nothing is
+    recomputed; figures are read from ``out``). Sections are added to ``rep`` when given."""
     from .report import Report
 
-    rep = Report("repalign demo")
+    out = Path(out)
+    path = out / RESULTS_FILE
+    if not path.is_file():
+        raise ValueError(f"out: no {RESULTS_FILE} in {str(out)!r}; run `repalign demo --out {out}` first")
+    doc = json.loads(path.read_text())
+    params, results, run, history = doc["params"], doc["results"], doc["run"], doc["history"]
+    rep = Report("repalign demo") if rep is None else rep
     rep.params({"seed": params["seed"], "quick": params["quick"], **{k: v for k, v in params.items()
                                                                       if k not in ("seed", "quick")}})
-    rep.section("Overview")
+    rep.summary(_summary(params, run, rep.versions))
     rep.text(_overview(params, run))
     rep.table([{"stage": s, "wall s": round(v["seconds"], 2), "CPU s": round(v["cpu_seconds"], 2),
                 "reused": v["reused"]} for s, v in run["stages"].items() if s != "report"],
@@ -205,27 +236,56 @@ def _write_report(params: dict, results: dict, run: dict, history: list[dict], o
                     "CPU s": round(h["cpu_seconds"], 2),
                     "stages reused": sum(v["reused"] for k, v in h["stages"].items() if k != "report")}
                    for i, h in enumerate(history)], caption="Every run in this folder")
-    _section_report_card(rep, results["report_card"])
-    _section_transfer(rep, results["transfer"])
-    _section_learning(rep, results["learning"])
-    _section_feedback(rep, results["feedback_alignment"], out)
     rep.json("run", run)
     rep.json("run_history", history)
-    rep.save(out)
+    _section_report_card(rep, results["report_card"], params["report_card"])
+    _section_transfer(rep, results["transfer"])
+    _section_learning(rep, results["learning"], params["learning"])
+    _section_feedback(rep, results["feedback_alignment"], out)
+    return rep
+
+
+def _summary(params: dict, run: dict, versions: dict) -> dict:
+    versions = run.get("versions", versions)  # the computing run's, not the rebuilding process's
+    st = run["stages"]
+    reused = [k for k, v in st.items() if k != "report" and v["reused"]]
+    tr, lr = st.get("transfer", {}), st.get("learning", {})
+    return {
+        "versions": ", ".join(f"{k} {versions[k]}" for k in ("repalign", "python", "numpy", "torch")
+                              if k in versions),
+        "seeds": f"base seed {params['seed']}; networks {params['transfer']['seeds']}",
+        "setting": "quick (the tests' reduced demo)" if params["quick"] else "full demo",
+        "wall time": f"{run['seconds']:.1f} s wall, {run['cpu_seconds']:.1f} s CPU (this process)",
+        "reused": (f"{len(reused)} of {len(st) - 1} stages ({', '.join(reused) or 'none'}); networks "
+                   f"trained {tr.get('trained', 0) + lr.get('trained', 0)}, loaded "
+                   f"{tr.get('loaded', 0) + lr.get('loaded', 0)}; engine pairs computed "
+                   f"{lr.get('pairs_computed', 0)}, cached {lr.get('pairs_cached', 0)}"),
+        "figure formats": ", ".join(run.get("figure_formats", ["png"])),
+    }
 
 
 def _overview(params: dict, run: dict) -> str:
     t = params["transfer"]
     return (f"Small leaky RNNs ({t['hidden']} units, {t['layout']} inputs, dt = {t['dt']:g} ms) pretrained on two "
             f"tasks per rule set ({', '.join(f'{k}: {v[0]} + {v[1]}' for k, v in t['rulesets'].items())}), seeds "
-            f"{t['seeds']}, then taught `{t['new_task']}` through its rule column only. "
-            f"Total {run['seconds']:.1f} s wall, {run['cpu_seconds']:.1f} s CPU (this process); "
-            f"{sum(v['reused'] for k, v in run['stages'].items() if k != 'report')} of {len(STAGES) - 1} stages "
-            "reused results stored in the output folder by an earlier run.")
+            f"{t['seeds']}, then taught `{t['new_task']}` through its rule column only. Each section below "
+            "starts with its finding; parameters and raw JSON are folded at its end.")
 
 
-def _section_report_card(rep, rc: dict) -> None:
-    rep.section("Report card")
+def _section_report_card(rep, rc: dict, p: dict) -> None:
+    rows = rc["card"]["results"]
+    status = [r.get("status", "n.a.") for r in rows]
+    applicable = [r for r, s in zip(rows, status) if s in ("PASS", "FAIL", "ERROR")]
+    if applicable:
+        failed = [f"{r['measure']} on {r['case']} ({r['status']})" for r in applicable if r["status"] != "PASS"]
+        finding = (f"{len(applicable) - len(failed)} of {len(applicable)} applicable measure-case criteria pass"
+                   + (f"; fails: {', '.join(failed)}" if failed else "") + f" ({len(rows) - len(applicable)} "
+                   "not applicable).")
+    else:
+        finding = (f"None of the {len(rows)} measure-case pairs of this card applies (e.g. "
+                   f"{rows[0]['measure']}: {rows[0]['detail'].get('reason', 'n.a.')}), so it gives no verdict; "
+                   "the full demo runs DSA and RSA on all six cases.") if rows else "The card is empty."
+    rep.section("Report card", finding=finding, params=p)
     rep.text("Each measure on test cases with a known answer (quick card; PASS/FAIL per criterion, "
              "see `docs/report_card.md`).")
     table = rc["table"]
@@ -236,17 +296,33 @@ def _section_report_card(rep, rc: dict) -> None:
 def _section_transfer(rep, tr: dict) -> None:
     from .studies.transfer_run import EPOCHS
 
-    rep.section("Transfer: does the new task reuse the pretrained subspace?")
+    rows = tr["basis_statement"]["rows"]
+    n = sum(r["networks"] for r in rows)
+    fr = [r["fraction_mean"] for r in rows]
+    probes = [x["probe"] for x in tr["networks"]]
+    finding = (f"The new task's states lie more inside the pretraining basis than in uniformly random bases in "
+               f"{sum(r['n_above_uniform'] for r in rows)} of {n} network-epochs (mean fractions "
+               f"{min(fr):.2f}-{max(fr):.2f}, null means {_span(r['uniform_null_mean'] for r in rows)}; p <= "
+               f"{tr['basis_statement']['alpha']}), but in {sum(r['n_above_covariance'] for r in rows)} of {n} "
+               f"against the covariance-matched null (null means {_span(r['covariance_null_mean'] for r in rows)}). "
+               f"{_transfer_verdict(rows)} Backbone probe: the trained rule column beats random columns of the "
+               f"same norm (verdict signal) in {sum(p['verdict'] == 'signal' for p in probes)} of {len(probes)} "
+               "networks.")
+    rep.section("Transfer: does the new task reuse the pretrained subspace?", finding=finding, params=tr["params"])
     rep.text(tr["basis_statement"]["text"])
-    rep.table(tr["basis_statement"]["rows"], caption="Random-basis nulls per rule set and epoch "
+    names = {"ruleset": "rule set", "fraction_mean": "fraction (mean)", "uniform_null_mean": "uniform null mean",
+             "n_above_uniform": "above uniform", "covariance_null_mean": "covariance null mean",
+             "n_above_covariance": "above covariance", "max_p_uniform": "max p uniform",
+             "max_p_covariance": "max p covariance"}
+    rep.table([{names.get(k, k): v for k, v in r.items()} for r in rows], caption="Random-basis nulls per rule set and epoch "
               "(counts of networks with p <= 0.05; uniform: random k-dim subspaces; covariance: random "
               "high-variance subspaces of the same network)")
     rows = []
-    for n in tr["networks"]:
+    for nw in tr["networks"]:
         for lab in EPOCHS:
-            e = n["epochs"][lab]
-            rows.append({"ruleset": n["ruleset"], "seed": n["seed"], "epoch": lab,
-                         "stage-1 acc": _acc(n["accuracy"]["stage1"]), "new-task acc": _acc(n["accuracy"]["stage2"]),
+            e = nw["epochs"][lab]
+            rows.append({"ruleset": nw["ruleset"], "seed": nw["seed"], "epoch": lab,
+                         "stage-1 acc": _acc(nw["accuracy"]["stage1"]), "new-task acc": _acc(nw["accuracy"]["stage2"]),
                          "fraction": e["fraction"], "area ratio": e["area_ratio"],
                          "dir.-matched fraction": e["direction_matched"]["fraction"],
                          "p uniform": e["null"]["uniform"]["p_value"],
@@ -256,43 +332,118 @@ def _section_transfer(rep, tr: dict) -> None:
     rep.table(rows, caption="Per network: cross-task variance explained at K components, principal angle, "
                             "participation ratio")
     for key, path in tr["figures"].items():
-        rep.figure(path, caption=key)
-    rep.table([{"ruleset": n["ruleset"], "seed": n["seed"], "cos(new, pre)": n["rule"]["cos_new_pre"],
-                "span fraction": n["rule"]["span_fraction"], "probe acc": n["probe"]["observed"],
-                "probe null mean": n["probe"]["null_mean"], "probe p": n["probe"]["p_value"],
-                "probe verdict": n["probe"]["verdict"]} for n in tr["networks"]],
+        rep.figure(path, caption=_transfer_caption(key), data=_transfer_figure_data(tr, key))
+    rep.table([{"ruleset": x["ruleset"], "seed": x["seed"], "cos(new, pre)": x["rule"]["cos_new_pre"],
+                "span fraction": x["rule"]["span_fraction"], "probe acc": x["probe"]["observed"],
+                "probe null mean": x["probe"]["null_mean"], "probe p": x["probe"]["p_value"],
+                "probe verdict": x["probe"]["verdict"]} for x in tr["networks"]],
               caption="Rule-vector geometry and backbone probe (trained rule column vs random columns of "
                       "the same norm)")
     rep.json("transfer", {k: tr[k] for k in ("params", "networks", "aggregate", "basis_statement", "counters",
                                              "seconds")})
 
 
+def _transfer_verdict(rows: list[dict]) -> str:
+    n = sum(r["networks"] for r in rows)
+    u, c = (sum(r[k] for r in rows) for k in ("n_above_uniform", "n_above_covariance"))
+    if 2 * c > n:
+        return "Verdict: reuse of the pretrained subspace, beyond both nulls in most network-epochs."
+    if 2 * u > n:
+        return ("Verdict: more than random subspaces hold, but no evidence of reuse beyond the network's own "
+                "high-variance directions.")
+    return "Verdict: no evidence that the new task reuses the pretrained subspace."
+
+
+def _transfer_caption(key: str) -> str:
+    kind, *rest = key.split("/")
+    if kind == "variance":
+        return (f"{rest[0]}, {rest[1]} epoch: fraction of the new task's variance in the top k pretraining PCs "
+                "(cross) and in its own top k PCs (self), mean ± s.e.m. over seeds")
+    if kind == "angles":
+        return f"{rest[0]}: principal angles (degrees) between the pretraining and new-task subspaces"
+    return ("Observed fraction of new-task variance in the pretraining basis against the covariance-null mean, "
+            "one point per network and epoch (dotted: equality)")
+
+
+def _span(values) -> str:
+    from .report.tables import span
+
+    return span(values, ".2f", "-")
+
+
+def _transfer_figure_data(tr: dict, key: str) -> Any:
+    from .studies.transfer_run import EPOCHS
+
+    kind, *rest = key.split("/")
+    if kind == "variance":
+        agg = tr["aggregate"][rest[0]][rest[1]]
+        return {"k": list(range(1, len(agg["cross"]["mean"]) + 1)), "cross": agg["cross"], "self": agg["self"]}
+    if kind == "angles":
+        return {lab: tr["aggregate"][rest[0]][lab]["angles"] for lab in EPOCHS}
+    return [{"network": f"{x['ruleset']} s{x['seed']} {lab}",
+             "covariance_null_mean": x["epochs"][lab]["null"]["covariance"]["null_mean"],
+             "observed_fraction": x["epochs"][lab]["null"]["uniform"]["observed"]}
+            for x in tr["networks"] for lab in EPOCHS]
+
+
 def _acc(d: dict) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in d.items())
 
 
-def _section_learning(rep, lr: dict) -> None:
-    rep.section("Dissimilarity over learning")
+def _section_learning(rep, lr: dict, p: dict) -> None:
+    from .report import Interval, pivot
+
+    rep.section("Dissimilarity over learning", finding=_learning_finding(lr), params=p)
     rep.text("Networks that learn the new task from scratch, through the rule column of a frozen pretrained "
              "network, or by fine-tuning all its weights; checkpoints matched by fraction of training and "
              "compared on the same test trials (DSA on the trials; Procrustes and CKA on the states). "
              f"Engine store: {lr['computed']} pairs computed, {lr['cached']} reused.")
-    rows = [{"measure": m, **{k: r[k] for k in ("stage", "group_a", "group_b", "mean", "sem", "n_pairs")}}
-            for m, b in lr["measures"].items() for r in b["between"]]
-    rep.table(rows, caption="Mean dissimilarity between networks of two groups at each stage "
-                            "(CKA as 1 - CKA)")
+    for m, b in lr["measures"].items():
+        rows = [{**r, "pair": f"{r['group_a']} vs {r['group_b']}"} for r in b["between"]]
+        table = pivot(rows, "pair", "stage", lambda r: Interval.from_sem(r["mean"], r["sem"], decimals=3),
+                      column_label=lambda s: f"stage {s:g}")
+        kind = "1 - similarity" if b["kind"] == "similarity" else "distance"
+        rep.table(table, caption=f"{m} ({kind}) between groups, by fraction of training: mean over network "
+                                 "pairs [mean - s.e.m., mean + s.e.m.] (pairs share networks: a spread, not a "
+                                 "confidence interval; one pair: no interval)")
+    captions = {"dissimilarity": "Dissimilarity between groups against fraction of training (mean ± s.e.m. over "
+                                 "network pairs), one panel per measure",
+                "accuracy": "New-task accuracy against fraction of training, one line per network"}
     for key, path in lr.get("figures", {}).items():
-        rep.figure(path, caption=key)
+        caption = captions.get(key) or (f"MDS map of every checkpoint under {key.split('/', 1)[-1]}; each "
+                                        "network's path from its first checkpoint (open square) to its last")
+        rep.figure(path, caption=caption, data=_learning_figure_data(lr, key))
     rep.json("learning", {k: v for k, v in lr.items() if k != "figures"})
 
 
+def _learning_finding(lr: dict) -> str:
+    measures = list(lr["measures"])
+    last = max(r["stage"] for r in lr["measures"][measures[0]]["between"])
+    final = {m: {(r["group_a"], r["group_b"]): r["mean"] for r in b["between"] if r["stage"] == last}
+             for m, b in lr["measures"].items()}
+    first = final[measures[0]]
+    between = [k for k in first if k[0] != k[1]] or list(first)  # distinct groups (within-group pairs aside)
+    ranked = sorted(between, key=lambda k: first[k])
+
+    def describe(pair):
+        return f"{pair[0]} vs {pair[1]} (" + ", ".join(f"{m} {final[m].get(pair, float('nan')):.2f}"
+                                                       for m in measures) + ")"
+
+    return (f"At the end of training the closest pair of groups is {describe(ranked[0])} and the farthest "
+            f"{describe(ranked[-1])}; CKA as 1 - CKA, means over network pairs. Descriptive: no null is "
+            "computed for these distances.")
+
+
+def _learning_figure_data(lr: dict, key: str) -> Any:
+    if key == "dissimilarity":
+        return {m: b["between"] for m, b in lr["measures"].items()}
+    if key == "accuracy":
+        return lr["accuracy"]
+    m = key.split("/", 1)[1]
+    return {"systems": [s["system"] for s in lr["systems"]], "mds": lr["measures"][m].get("mds")}
+
+
 def _section_feedback(rep, fa: dict, out: Path) -> None:
-    rep.section("Feedback alignment")
-    rep.text("Direct feedback alignment vs backprop on the digits data: per layer, the mean cosine between "
-             "the DFA update direction and the true gradient, against a null of random feedback matrices.")
-    rows = [{"network": m, "layer": r["layer"], "cosine": r["observed"], "null mean": r["null_mean"],
-             "p": r["p_value"], "verdict": r["verdict"]} for m, net in fa["networks"].items() for r in net["layers"]]
-    rep.table(rows, caption="held-out accuracy: " + ", ".join(
-        f"{m} {net['test_accuracy']:.3f}" for m, net in fa["networks"].items()))
-    rep.figure(out / "feedback_alignment" / "feedback_alignment.png", caption="observed cosine vs null")
-    rep.json("feedback_alignment", fa)
+    from .report.studies import feedback_alignment_section
+
+    feedback_alignment_section(rep, fa, out / "feedback_alignment" / "feedback_alignment.png")

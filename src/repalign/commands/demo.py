@@ -17,11 +17,14 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
     p.add_argument("--quick", action="store_true", help="the reduced demo used by the tests (about a minute)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--figure-format", default="png", metavar="FORMATS",
+                   help="figure files to write besides the embedded PNGs, e.g. png,svg,pdf (default png)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from repalign.demo import run_demo
 
-    run_demo(args.out, quick=args.quick, seed=args.seed, progress=not args.no_progress)
+    run_demo(args.out, quick=args.quick, seed=args.seed, progress=not args.no_progress,
+             figure_formats=args.figure_format)
     return 0

@@ -13,6 +13,20 @@ def register(sub) -> None:
     studies = p.add_subparsers(dest="study", required=True, metavar="STUDY")
     for add in STUDIES:
         add(studies)
+    for q in studies.choices.values():  # every study: figure style and formats (repalign.report.figstyle)
+        q.add_argument("--figure-format", default="png", metavar="FORMATS",
+                       help="figure files to write, e.g. png,svg,pdf (default png)")
+        q.set_defaults(func=_styled(q.get_default("func")))
+
+
+def _styled(func):
+    def run(args: argparse.Namespace) -> int:
+        from ..report.figstyle import paper_style
+
+        with paper_style(args.figure_format):
+            return func(args)
+
+    return run
 
 
 def _register_feedback_alignment(studies) -> None:

@@ -379,7 +379,9 @@ def plot(results: dict, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    styles = {"dfa": ("tab:red", -0.15), "backprop": ("tab:blue", 0.15)}
+    from ..report.figstyle import OKABE_ITO
+
+    styles = {"dfa": (OKABE_ITO[1], -0.15), "backprop": (OKABE_ITO[0], 0.15)}  # colour-blind safe
     for method, net in results["networks"].items():
         color, dx = styles[method]
         rows = net["layers"]
@@ -395,8 +397,9 @@ def plot(results: dict, path: str | Path) -> Path:
     ax.set_title(f"Feedback alignment on digits ({results['config']['null_draws']} null draws per layer)")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
+    from ..report.figstyle import save_figure
+
+    path = save_figure(fig, Path(path), dpi=120, tight=False)
     plt.close(fig)
     return path
 

@@ -458,8 +458,10 @@ def _mark(ax, gen) -> None:
 
 
 def _save(fig, path: Path) -> Path:
+    from ..report.figstyle import save_figure
+
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80, tight=False)
     import matplotlib.pyplot as plt
 
     plt.close(fig)

@@ -254,7 +254,9 @@ def _write_figures(result: dict, series: Mapping[str, Series], out_dir: Path) ->
 
 def _save(fig, path) -> None:
     if path is not None:
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        from ..report.figstyle import save_figure
+
+        save_figure(fig, path, dpi=110)
 
 
 def plot_dissimilarity(result: dict, path: str | Path | None = None):

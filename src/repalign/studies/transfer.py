@@ -693,7 +693,9 @@ def _save(fig: Any, path: str | Path | None) -> None:
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", dpi=120, bbox_inches="tight")
+        from ..report.figstyle import save_figure
+
+        save_figure(fig, path, dpi=120)
 
 
 def _mean_band(entry: Any) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,0 +1,213 @@
+"""One report from study output folders: ``repalign report DIR [--out FILE]``.
+
+Nothing is recomputed: each study's saved JSON (and its PNG figures, when present) is read
+back and turned into one report section. Which files are recognised is the registry
+:data:`READERS`; a study adds itself with :func:`register_reader`::
+
+    register_reader("lorenz", "lorenz.json", lorenz_section)
+
+where ``lorenz_section(rep, results, path)`` adds one section to ``rep`` (a
+:class:`~repalign.report.Report`) with ``rep.section(title, finding=..., params=...,
+data=...)``; ``results`` is the parsed JSON and ``path`` its file (figures sit beside it).
+A demo folder (``demo_results.json``, written by ``repalign demo``) becomes the demo's full
+report; study files found inside the demo's own stage folders are then not repeated.
+The browser test (``tests/test_report_browser.py``) opens a report for every reader here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .html import Report
+
+
+@dataclass(frozen=True)
+class StudyReader:
+    """``name``: the study; ``pattern``: a glob for its JSON file (searched in DIR and its
+    sub-folders); ``build(rep, results, path)``: adds the study's section to ``rep``."""
+
+    name: str
+    pattern: str
+    build: Callable[[Report, dict, Path], None]
+
+
+READERS: list[StudyReader] = []
+
+# the demo's stage folders: study files inside them belong to the demo's report
+DEMO_STAGE_DIRS = ("report_card", "transfer", "learning", "feedback_alignment")
+
+
+def register_reader(name: str, pattern: str, build: Callable[[Report, dict, Path], None]) -> StudyReader:
+    """Add (or replace, by ``name``) a study reader; returns it."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string; got {name!r}")
+    if not isinstance(pattern, str) or not pattern.endswith(".json"):
+        raise ValueError(f"pattern must be a glob ending in .json; got {pattern!r}")
+    if not callable(build):
+        raise ValueError(f"build must be callable; got {type(build).__name__}")
+    reader = StudyReader(name, pattern, build)
+    READERS[:] = [r for r in READERS if r.name != name] + [reader]
+    return reader
+
+
+def find_outputs(folder: str | Path) -> list[tuple[StudyReader, Path]]:
+    """Every (reader, JSON file) under ``folder`` (depth <= 3), sorted by reader then path;
+    files inside a demo's stage folders are left out when ``folder`` holds a demo."""
+    from ..demo import RESULTS_FILE
+
+    folder = Path(folder)
+    demo_dirs = {d.parent for d in _walk(folder, RESULTS_FILE)}
+    found = []
+    for reader in READERS:
+        for path in sorted(_walk(folder, reader.pattern)):
+            if any(path.is_relative_to(d / s) for d in demo_dirs for s in DEMO_STAGE_DIRS):
+                continue
+            found.append((reader, path))
+    return found
+
+
+def _walk(folder: Path, pattern: str, depth: int = 3) -> list[Path]:
+    return [p for k in range(depth + 1) for p in folder.glob("/".join(["*"] * k + [pattern])) if p.is_file()]
+
+
+def build_report(folder: str | Path, title: str | None = None) -> Report:
+    """The report of everything recognised in ``folder`` (a demo and/or study outputs)."""
+    from ..demo import RESULTS_FILE
+    from ..demo import build_report as demo_report
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"folder: {str(folder)!r} is not a directory")
+    demos = sorted(_walk(folder, RESULTS_FILE))
+    studies = find_outputs(folder)
+    if not demos and not studies:
+        known = ", ".join([RESULTS_FILE] + [r.pattern for r in READERS])
+        raise ValueError(f"folder: no study output found in {str(folder)!r} (looked for {known})")
+    rep = Report(title or ("repalign demo" if demos and not studies else f"repalign report: {folder.name}"))
+    for path in demos:
+        demo_report(path.parent, rep)
+    loaded = []
+    for reader, path in studies:
+        results = json.loads(path.read_text())
+        if not isinstance(results, dict):
+            raise ValueError(f"{path}: expected a JSON object")
+        reader.build(rep, results, path)
+        loaded.append((f"{reader.name} ({path.relative_to(folder)})", results))
+    if not demos:
+        rep.summary(_study_summary(folder, loaded, rep.versions))
+    return rep
+
+
+def _study_summary(folder: Path, loaded: list[tuple[str, dict]], versions: dict) -> dict:
+    """Run summary of study outputs: where, which, the versions they ran with, seeds, times."""
+    def seconds(r: dict) -> str:
+        s = r.get("seconds")
+        s = s.get("total") if isinstance(s, dict) else s
+        return f"{s:.1f} s" if isinstance(s, (int, float)) else "n/a"
+
+    ran = {f"{k} {v}" for _, r in loaded for k, v in (r.get("versions") or {}).items()
+           if k in ("repalign", "python", "numpy", "torch")}
+    return {"folder": str(folder), "studies": ", ".join(name for name, _ in loaded),
+            "versions": ", ".join(sorted(ran)) or ", ".join(f"{k} {v}" for k, v in versions.items()
+                                                           if k != "platform"),
+            "seeds": ", ".join(f"{name.split(' ')[0]} {(r.get('config') or {}).get('seed', 'n/a')}"
+                               for name, r in loaded),
+            "wall time": ", ".join(f"{name.split(' ')[0]} {seconds(r)}" for name, r in loaded),
+            "reused": "everything: rebuilt from the saved JSON and figures, nothing recomputed"}
+
+
+def _unique(rep: Report, name: str) -> str:
+    """``name``, or ``name_2``, ``name_3`` ... when an earlier section (e.g. the demo's, or a
+    second run of the same study) already stored data under it."""
+    used = rep.to_dict()["data"]
+    k, out = 1, name
+    while out in used:
+        k += 1
+        out = f"{name}_{k}"
+    return out
+
+
+# ----------------------------------------------------------------------------- feedback alignment
+def feedback_alignment_section(rep: Report, fa: dict, figure: str | Path | None = None) -> None:
+    """DFA vs backprop feedback alignment (``feedback_alignment.json``)."""
+    from .tables import Interval, span
+
+    nets = fa["networks"]
+    parts = []
+    for m, net in nets.items():
+        layers = net["layers"]
+        sig = [r for r in layers if r["verdict"] == "signal"]
+        obs = [r["observed"] for r in layers]
+        ps = [r["p_value"] for r in layers]
+        parts.append(f"{m}: {len(sig)} of {len(layers)} layers aligned beyond chance (cosine "
+                     f"{span(obs)}; p {span(ps, '.2g')}; verdicts "
+                     f"{', '.join(sorted({r['verdict'] for r in layers}))})")
+    acc = ", ".join(f"{m} {net['test_accuracy']:.2f}" for m, net in nets.items())
+    n_null = fa["config"]["null_draws"]
+    finding = "; ".join(parts) + f". Held-out accuracy {acc}; {n_null} random feedback draws per layer."
+    rep.section("Feedback alignment", finding=finding, params=fa["config"])
+    rep.text("Direct feedback alignment vs backprop on the digits data: per layer, the mean cosine between "
+             "the DFA update direction and the true gradient, against a null of random feedback matrices "
+             "(null shown as mean [mean - 2 sd, mean + 2 sd]).")
+    rows = [{"network": m, "layer": r["layer"], "cosine": r["observed"],
+             "null": Interval(r["null_mean"], r["null_mean"] - 2 * r["null_sd"], r["null_mean"] + 2 * r["null_sd"])
+             if r["null_mean"] is not None and r["null_sd"] is not None else None,
+             "z": r["z"], "p": r["p_value"], "verdict": r["verdict"]}
+            for m, net in nets.items() for r in net["layers"]]
+    rep.table(rows, caption="held-out accuracy: " + ", ".join(
+        f"{m} {net['test_accuracy']:.3f}" for m, net in nets.items()))
+    if figure is not None and Path(figure).is_file():
+        rep.figure(figure, caption="observed cosine vs null, per layer",
+                   data=[{k: r.get(k) for k in ("network", "layer", "cosine")}
+                         | {"null_mean": r["null"].mean if r["null"] else None} for r in rows])
+    rep.json(_unique(rep, "feedback_alignment"), fa)
+
+
+def _feedback_reader(rep: Report, results: dict, path: Path) -> None:
+    feedback_alignment_section(rep, results, path.with_name("feedback_alignment.png"))
+
+
+# ----------------------------------------------------------------------------- groups
+def groups_section(rep: Report, res: dict, path: Path) -> None:
+    """Group-operation study (``groups_<G>.json``)."""
+    s, g = res["summary"], res["group"]
+    gen = s.get("generalisation_step")
+    key = s.get("key_irreps") or []
+    finding = (f"{g['name']} (order {g['order']}): " + (f"generalised at step {gen}" if gen is not None else
+                                                        "did not generalise (test accuracy < 0.99)")
+               + f"; test accuracy {s['test_accuracy']:.2f}, train {s['train_accuracy']:.2f}. Key irreps: "
+               f"{', '.join(key) or 'none'} ({s.get('key_logit_variance_fraction', float('nan')):.2f} of the "
+               f"centred logit variance); restricted loss {s['restricted_loss']:.3g} vs chance "
+               f"{s['chance_loss']:.3g}. No null is computed for these fractions.")
+    rep.section(f"Group operation: {g['name']}", finding=finding, params=res["config"])
+    end = res["history"][-1]
+    key_set = set(key)
+    info = {r["name"]: r for r in res["irreps"]}
+    cols = ["embed_left", "embed_right", "hidden_a", "hidden_b", "hidden_ab", "logit_similarity"]
+    rep.table([{"irrep": name, "dim": info[name]["dim"], "key": "yes" if name in key_set else "",
+                **{c: row[c] for c in cols}} for name, row in end["irreps"].items()],
+              caption=f"Per irrep at the last checkpoint (step {end.get('step', 'n/a')}): fractions of "
+                      "variance and logit similarity")
+    stem = path.stem
+    for suffix, caption in (("losses", "losses"), ("fractions", "per-irrep variance fractions"),
+                            ("logit_similarity", "logit similarity")):
+        fig = path.with_name(f"{stem}_{suffix}.png")
+        if fig.is_file():
+            rep.figure(fig, caption=f"{g['name']}: {caption}", data=_groups_series(res, suffix))
+    rep.json(_unique(rep, f"groups_{g['name']}"), res)
+
+
+def _groups_series(res: dict, suffix: str) -> Any:
+    hist = res["history"]
+    steps = [h["step"] for h in hist]
+    if suffix == "losses":
+        return {"step": steps, **{k: [h.get(k) for h in hist] for k in ("train_loss", "test_loss",
+                                                                          "restricted_loss", "excluded_loss")}}
+    return {"step": steps, "irreps": {r: [h["irreps"][r] for h in hist] for r in hist[-1]["irreps"]}}
+
+
+register_reader("feedback_alignment", "feedback_alignment.json", _feedback_reader)
+register_reader("groups", "groups_*.json", groups_section)
