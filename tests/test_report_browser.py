@@ -22,7 +22,8 @@ from repalign.report.studies import READERS
 def _tiny_feedback_alignment(out):
     from repalign.studies import feedback_alignment as fa
 
-    res = fa.run_study(fa.Config(epochs=1, null_draws=8, width=16, n_blocks=1, seed=0))
+    # n_blocks=2: the smallest network with deep layers, so seed 004's penalised setting runs too
+    res = fa.run_study(fa.Config(epochs=1, null_draws=8, width=16, n_blocks=2, seed=0, penalised=True))
     fa.save(res, out)
 
 
@@ -33,7 +34,28 @@ def _tiny_groups(out):
     gs.save(res, out)
 
 
-TINY_RUNS = {"feedback_alignment": _tiny_feedback_alignment, "groups": _tiny_groups}
+def _tiny_groups_seeds(out):
+    """``repalign study groups --seeds 0,1``: same file name as the single-seed run, own section."""
+    from repalign.studies import groups as gs
+    from repalign.studies import groups_seeds
+
+    cfg = gs.Config(group="S3", steps=20, n_checkpoints=3, hidden=8, embed_dim=6)
+    groups_seeds.save(groups_seeds.run_seeds(cfg, [0, 1]), out)
+
+
+def _tiny_transfer(out):
+    import torch
+
+    from repalign.studies.transfer_study import run_study
+
+    torch.set_num_threads(1)
+    run_study(out, "quick", workers=1, hidden=6, batch_size=8, steps1=4, steps2=4, seeds=1, null_draws=10,
+              probe_draws=4, probe_fresh=3, n_angles=3, n_checkpoints=2, save_every=2, ks=[1, 3],
+              rulesets={"fdgo+delaygo": ["fdgo", "delaygo"]})
+
+
+TINY_RUNS = {"feedback_alignment": _tiny_feedback_alignment, "groups": _tiny_groups,
+             "groups_seeds": _tiny_groups_seeds, "transfer": _tiny_transfer}
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +95,9 @@ def test_one_report_from_every_study(study_dir):
     assert len(doc["sections"]) == len(TINY_RUNS)
     assert all(f and len(f) > 40 for f in doc["findings"].values())
     assert len(re.findall(r'<section id="sec-\d+"><h2>[^<]+</h2><p class="finding">', html)) == len(TINY_RUNS)
-    assert set(doc["data"]) >= {"feedback_alignment", "groups_S3"}
-    assert doc["summary"]["seeds"] == "feedback_alignment 0, groups 0" and "torch" in doc["summary"]["versions"]
+    assert set(doc["data"]) >= {"feedback_alignment", "groups_S3", "groups_S3_seeds", "transfer"}
+    assert doc["summary"]["seeds"] == "feedback_alignment 0, groups 0, groups 0 1, transfer 0"
+    assert "torch" in doc["summary"]["versions"]
     for fig in doc["figures"]:
         assert fig["data"], fig["caption"]
         assert sorted(f.rsplit(".", 1)[1] for f in fig["files"]) == ["pdf", "png", "svg"], fig["files"]
