@@ -101,6 +101,25 @@ def test_one_report_from_every_study(study_dir):
     for fig in doc["figures"]:
         assert fig["data"], fig["caption"]
         assert sorted(f.rsplit(".", 1)[1] for f in fig["files"]) == ["pdf", "png", "svg"], fig["files"]
+    # one groups reader, two shapes: the multi-seed file gets its own section
+    assert doc["sections"] == ["Feedback alignment", "Group operation: S3", "Group operation: S3, 2 seeds",
+                               "Transfer geometry"]
+    multi = json.loads((study_dir / "groups_seeds" / "groups_S3.json").read_text())
+    assert doc["data"]["groups_S3_seeds"] == multi and multi["seeds"] == [0, 1]
+    n_gen = sum(r["generalisation_step"] is not None for r in multi["per_seed"])
+    assert f"2 seeds: {n_gen} of 2 generalised" in doc["findings"]["Group operation: S3, 2 seeds"]
+    # the penalised setting's deep-layer mean and its verdict are in the feedback finding
+    fa_json = json.loads((study_dir / "feedback_alignment" / "feedback_alignment.json").read_text())
+    deep = fa_json["deep_layer_mean"]
+    assert deep == {k: fa_json["penalised"]["networks"]["dfa_penalised"]["deep_layer_mean"][k] for k in deep}
+    fa_finding = doc["findings"]["Feedback alignment"]
+    assert f"deep-layer mean cosine {deep['observed']:.3f}" in fa_finding and f": {deep['verdict']};" in fa_finding
+    assert deep["seed_rule"] in fa_finding
+    # transfer: every recorded figure but the per-network sanity plots is embedded, with its data
+    tr = json.loads((study_dir / "transfer" / "transfer.json").read_text())
+    embedded = [f for f in doc["figures"] if f["section"] == "Transfer geometry"]
+    assert len(embedded) == sum(not k.startswith("sanity/") for k in tr["figures"])
+    assert doc["data"]["transfer"] == tr
     # the study's own JSON numbers are what the report shows
     fa = json.loads((study_dir / "feedback_alignment" / "feedback_alignment.json").read_text())
     assert doc["data"]["feedback_alignment"] == fa
@@ -128,3 +147,24 @@ def test_two_runs_of_a_study_are_kept_apart(study_dir, tmp_path):
     doc = json.loads((root / "report.json").read_text())
     assert doc["sections"] == ["Group operation: S3"] * 2
     assert set(doc["data"]) == {"groups_S3", "groups_S3_2"} and doc["data"]["groups_S3"] == doc["data"]["groups_S3_2"]
+
+
+def test_transfer_finding_counts_survivors():
+    """The transfer finding counts the calibrated comparisons that survive and quotes the first
+    calibrated one; with one seed per rule set it says that nothing is calibrated."""
+    from repalign.report.readers_transfer import transfer_finding
+
+    nets = [{"ruleset": rs, "seed": s, "accuracy": {"stage2": {"delayanti": a}}}
+            for rs, s, a in (("A", 0, 0.5), ("A", 1, 0.7), ("B", 0, 0.9), ("B", 1, 0.95))]
+    rows = [{"claim": "claim one", "estimate": 0.2, "interval": [0.1, 0.3], "n": 2, "verdict": "survives"},
+            {"claim": "claim two", "estimate": 0.0, "interval": [-0.1, 0.1], "n": 2, "verdict": "does not survive"},
+            {"claim": "claim three", "estimate": 0.5, "interval": [0.45, 0.55], "n": 2, "verdict": "survives"}]
+    res = {"params": {"model": "mpn", "hidden": 8, "new_task": "delayanti"}, "networks": nets, "findings": rows}
+    text = transfer_finding(res)
+    assert "2 seed(s) per rule set: 2 of 3 headline comparisons survive" in text
+    assert "claim one: 0.20 [0.10, 0.30], survives" in text and "A 0.50 to 0.70; B 0.90 to 0.95" in text
+    one = {**res, "networks": nets[::2],
+           "findings": [{**r, "interval": None, "verdict": "not calibrated (fewer than 2 seeds per group)"}
+                        for r in rows]}
+    text = transfer_finding(one)
+    assert "none of the 3 headline comparisons is calibrated" in text and "claim one: 0.200, not calibrated" in text

@@ -40,15 +40,19 @@ def transfer_finding(res: dict) -> str:
     n_seeds = min(len(v) for v in acc.values())
     calibrated = [r for r in rows if r.get("interval") is not None]
     survive = [r for r in calibrated if r["verdict"] == "survives"]
-    head = rows[0]
+    head = calibrated[0] if calibrated else rows[0]
     iv = _interval(head)
-    verdict = head["verdict"] if head.get("interval") is not None else f"not calibrated ({n_seeds} seed per rule set)"
-    text = (f"{p['model']} networks (hidden {p['hidden']}), {n_seeds} seed(s) per rule set: {len(survive)} of "
-            f"{len(calibrated)} calibrated headline comparisons survive their bootstrap interval over seeds"
-            + (f" ({len(rows) - len(calibrated)} not calibrated: fewer than 2 seeds)" if len(calibrated) < len(rows)
-               else "")
-            + f". {head['claim']}: {iv} ({verdict}). New-task ({p.get('new_task', 'new task')}) accuracy after "
-            f"stage 2: " + "; ".join(f"{rs} {span(v)}" for rs, v in acc.items()) + ".")
+    if calibrated:
+        count = (f"{len(survive)} of {len(calibrated)} headline comparisons survive their bootstrap interval over "
+                 f"seeds")
+        verdict = head["verdict"]
+    else:
+        count = (f"none of the {len(rows)} headline comparisons is calibrated (the bootstrap over seeds needs "
+                 f"2 or more seeds per rule set)")
+        verdict = "not calibrated"
+    text = (f"{p['model']} networks (hidden {p['hidden']}), {n_seeds} seed(s) per rule set: {count}. "
+            f"{head['claim']}: {iv}, {verdict}. New-task ({p.get('new_task', 'new task')}) accuracy after "
+            "stage 2: " + "; ".join(f"{rs} {span(v)}" for rs, v in acc.items()) + ".")
     return text
 
 
