@@ -145,15 +145,18 @@ def sweep_operators(n: int, k: int, related: bool, eps: float, seed: int = 0) ->
     return out
 
 
-def sweep(n: int, k: int, eps: float, n_sample: int, dsa_iters: int, effort: str) -> list[dict]:
-    """All pairs of K related and of K unrelated operators by the amortised search, against
-    dsa-metric and the one-pair search on a sample of the pairs."""
+def sweep(n: int, k: int, eps: float, n_sample: int, dsa_iters: int, effort: str, k_unrelated: int) -> list[dict]:
+    """All pairs of K related and of ``k_unrelated`` unrelated operators by the amortised search,
+    against dsa-metric and the one-pair search on a sample of the pairs."""
     rows = []
     for related in (True, False):
+        k = k if related else k_unrelated
         ops = sweep_operators(n, k, related, eps, seed=100 + n)
         t0 = time.perf_counter()
         D = dsa_from_operators(ops, effort=effort)
         t_all = (time.perf_counter() - t0) / (k * (k - 1) // 2)
+        print(f"  n={n} {k} {'related' if related else 'unrelated'} operators: {k * (k - 1) // 2} pairs, "
+              f"amortised {t_all:.3f} s per pair", flush=True)
         pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
         sample = pairs[:: max(1, len(pairs) // n_sample)][:n_sample]
         rec = []
@@ -198,6 +201,8 @@ def main(argv=None) -> None:
     p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads for dsa-metric")
     p.add_argument("--sweep", type=int, default=0, metavar="K", help="sweep mode: K related and K unrelated "
                    "operators per size, all pairs (amortised) against dsa-metric on --sample pairs")
+    p.add_argument("--sweep-unrelated", type=int, default=None, metavar="K",
+                   help="number of unrelated operators in --sweep mode (default: as --sweep)")
     p.add_argument("--sample", type=int, default=6, help="pairs per set timed with dsa-metric in --sweep mode")
     p.add_argument("--perturbation", type=float, default=0.1, help="relative size eps of the perturbations of "
                    "the related operators in --sweep mode (default 0.1)")
@@ -214,7 +219,8 @@ def main(argv=None) -> None:
         if args.sweep < 3 or args.sample < 1:
             p.error("--sweep needs K >= 3 and --sample >= 1")
         for n in sizes:
-            print_sweep(sweep(n, args.sweep, args.perturbation, args.sample, 300 if args.quick else 1500, args.effort))
+            print_sweep(sweep(n, args.sweep, args.perturbation, args.sample, 300 if args.quick else 1500, args.effort,
+                              args.sweep_unrelated or args.sweep))
         return
     if args.conj_seeds:
         conjugacy_sweep(sizes, 5 if args.quick else args.conj_seeds)

@@ -130,3 +130,24 @@ def test_effort_levels_and_validation():
         dsa_from_operators([A, B], amortise="yes")
     with pytest.raises(ValueError, match="pairs must index"):
         am.amortised_pairs([A, B], [(0, 2)])
+
+
+def test_gpu_benchmark_script_runs_on_the_cpu_at_tiny_size(tmp_path, capsys):
+    """benchmarks/dsa_gpu.py is meant for a CUDA machine; here it runs on the CPU at tiny size and
+    its correctness report must show the torch path agreeing with the numpy path."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dsa_gpu.py"
+    spec = importlib.util.spec_from_file_location("dsa_gpu", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "gpu.json"
+    mod.main(["--device", "cpu", "--sizes", "5", "--pairs", "3", "--batches", "2", "--cpu-sample", "1",
+              "--json", str(out)])
+    data = json.loads(out.read_text())
+    (c,) = data["correctness"]
+    assert c["pairs"] == 3 and c["converged"] == 3 and c["max_abs_angle_diff"] < 1e-6
+    assert data["throughput"][0]["batch"] == 2 and data["throughput"][0]["device_pairs_per_s"] > 0
+    assert "| 5 | 3 |" in capsys.readouterr().out
