@@ -26,7 +26,12 @@ is then above ``prune`` times the lowest (and above it by more than ``_PRUNE_GAP
 the rest descend to the screening tolerance and the best is polished by trust-region Newton.  On
 unrelated pairs nothing is pruned and the search is the per-pair one plus the transferred starts
 that beat every standard start in the screening; on related ones the transferred start is far
-below the others after the probe and they are dropped.  Deterministic: the order, the candidates
+below the others after the probe and they are dropped.
+
+Revisit.  Pairs solved early were offered few candidates (the forest's pairs none), and a pair
+whose transferred start sat in a worse minimum passes that minimum on.  After all pairs are
+solved, up to ``_PASSES`` passes offer every pair the best of its compositions through all other
+operators; where that screens below the pair's loss it is descended and kept if it ends lower.  Deterministic: the order, the candidates
 and the random starts depend only on the operators, the requested pairs and ``seed``.  A pair's
 result can depend on which other operators are in the call (the candidates it is offered);
 docs/dsa_optimiser.md measures by how much.
@@ -48,6 +53,7 @@ __all__ = ["amortised_distances", "amortised_pairs", "solve_pairs"]
 
 _PROBE = 10  # L-BFGS iterations every start runs before the pruning test
 _PRUNE_GAP = 0.02  # a start is dropped only when its loss exceeds the best by at least this much
+_PASSES = 2  # revisiting passes after all pairs are solved (module docstring)
 _N_SCREEN = 8  # two-hop compositions screened per pair (smallest theta_ik + theta_kj)
 # effort -> (transferred starts descended, prune factor on the best loss after the probe)
 _TRANSFER = {"fast": (1, 5.0), "default": (1, 10.0), "thorough": (2, np.inf)}
@@ -239,6 +245,32 @@ def _solve_pair(A, B, dec, lb, solved, p, special, n_restarts, rng, tol, max_ite
     return vf._finish_search(A, B, descended, pkinds + kinds, lb_loss, tol, max_iter)
 
 
+def _revisit(cops, order, solved, found, special, tol, max_iter, screen_tol) -> bool:
+    """One more pass over the solved pairs: where a composition through any other operator screens
+    below the pair's loss, descend it; keep it when it ends lower. Returns whether any pair changed."""
+    changed = False
+    for a, b in order:
+        res = found[(a, b)]
+        cands = [solved.get(a, k)[0] @ solved.get(k, b)[0]
+                 for k in sorted(solved.nbrs.get(a, set()) & solved.nbrs.get(b, set()))]
+        if special:
+            cands = [C for C in cands if np.linalg.det(C) > 0]
+        if not cands:
+            continue
+        A, B = cops[a], cops[b]
+        cl = _losses(A, B, np.stack(cands))
+        i = int(np.argmin(cl))
+        if cl[i] >= res.loss - 1e-9:
+            continue
+        descended = vf._lbfgs(A, B, cands[i][None], max(tol, screen_tol), max_iter)
+        new = vf._finish_search(A, B, descended, ["revisited"], res.lower_bound, tol, max_iter)
+        if new.loss < res.loss - 1e-12:
+            found[(a, b)] = new
+            solved.C[(a, b)], solved.loss[(a, b)] = new.C, new.loss
+            changed = True
+    return changed
+
+
 def _unique(starts: np.ndarray) -> list:
     """Indices of the starts that are not (to 1e-8) copies of an earlier one."""
     keep: list = []
@@ -280,6 +312,9 @@ def solve_pairs(
                               check_random_state(seed), tol, max_iter, screen_tol, n_transfer, prune)
             solved.add((a, b), res.C, res.loss, t < n_tree)
             found[(a, b)] = res
+        for _ in range(_PASSES):  # pairs solved early saw few candidates: offer them the later ones
+            if not _revisit(cops, order, solved, found, group == "SO", tol, max_iter, screen_tol):
+                break
     out = {}
     for p, (a, b) in oriented.items():
         res = found[(rank[a], rank[b])]
