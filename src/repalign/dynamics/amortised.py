@@ -18,23 +18,26 @@ is O(n) per pair once each operator's spectra are known) is solved first, then t
 increasing lower bound.
 
 Per pair.  Candidates are screened by their loss (products only); one that meets the certified
-lower bound (within ``tol``) ends the pair.  Otherwise the best few distinct candidates join the
-per-pair search's own starts (the structured ones and the seeded Haar starts of
-:func:`~repalign.dynamics.vector_fields.vector_field_distance`, the same seed for every pair) and
-descend together by the batched Riemannian L-BFGS for ``_PROBE`` iterations; a start whose loss
-is then above ``prune`` times the lowest (and above it by more than ``_PRUNE_GAP``) is dropped,
-the rest descend to the screening tolerance and the best is polished by trust-region Newton.  On
-unrelated pairs nothing is pruned and the search is the per-pair one plus the transferred starts
-that beat every standard start in the screening; on related ones the transferred start is far
-below the others after the probe and they are dropped.
+lower bound (within ``tol``) ends the pair.  Otherwise the pair's own starts (the structured ones
+and the seeded Haar starts of :func:`~repalign.dynamics.vector_fields.vector_field_distance`, the
+same seed for every pair, exact duplicates removed) are screened too, and the best transferred
+candidate (two for effort "thorough") joins them only when it beats every one of them; if none
+does, the pair gets the one-pair search.  If one does, all starts descend together by the batched
+Riemannian L-BFGS for ``_PROBE`` iterations; then the pair's own starts whose loss is above
+``prune`` times the transferred start's (and above it by ``_PRUNE_GAP``) stop, the rest descend
+to the screening tolerance and the best is polished by trust-region Newton.  On unrelated pairs
+nothing stops (the search is the one-pair search plus one start); on related ones the Haar starts
+are far above the transferred start after the probe and stop.
 
 Revisit.  Pairs solved early were offered few candidates (the forest's pairs none), and a pair
 whose transferred start sat in a worse minimum passes that minimum on.  After all pairs are
 solved, up to ``_PASSES`` passes offer every pair the best of its compositions through all other
-operators; where that screens below the pair's loss it is descended and kept if it ends lower.  Deterministic: the order, the candidates
-and the random starts depend only on the operators, the requested pairs and ``seed``.  A pair's
-result can depend on which other operators are in the call (the candidates it is offered);
-docs/dsa_optimiser.md measures by how much.
+operators; where that screens below the pair's loss it is descended and kept if it ends lower.
+
+Deterministic: operators are labelled by content and pairs oriented canonically first, so the
+result depends only on the set of operators, the set of pairs and ``seed`` (not on their order).
+A pair's result can depend on which other operators are in the call (the candidates it is
+offered); docs/dsa_optimiser.md measures by how much.
 """
 
 from __future__ import annotations

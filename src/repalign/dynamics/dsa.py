@@ -7,8 +7,12 @@
 2. *compare* (per pair): Procrustes over vector fields,
    ``min_{C in G} angle(A_v^X, C A_v^Y C^{-1})`` on unit-Frobenius-norm operators, by
    :func:`repalign.dynamics.vector_fields.vector_field_distance` (spectral starts, ``n_restarts``
-   seeded random restarts, a certified lower bound for O/SO).  With ``device`` set, ``pairwise``
-   sends all pairs of a block through the batched torch path (:func:`vector_field_distances`).
+   seeded random restarts, a certified lower bound for O/SO).  With ``amortise`` (default),
+   ``pairwise`` and the engine's chunks search all pairs together, each pair starting from
+   compositions of the transforms already found (:mod:`repalign.dynamics.amortised`); with
+   ``device`` set, ``pairwise`` sends all pairs of a block through the batched torch path
+   (:func:`vector_field_distances`).  ``effort`` ("fast", "default", "thorough") sets the search
+   budget.
 
 Invariances (of the score, for a system ``X`` of shape (time, units)):
 
