@@ -59,7 +59,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..registry import Measure, Prepared, get_measure
+from ..registry import Comparison, Measure, Prepared, get_measure
 from .sources import System, file_signature, hash_systems, resolve_systems
 from .store import Store, canonical_json, measure_key, to_jsonable
 
@@ -391,7 +391,11 @@ def _run_chunk(chunk: _Chunk) -> dict:
         if bad is not None:
             rec.update(status="failed", error=bad.message, seconds=0.0)
         elif block is not None:
-            rec.update(status="ok", score=block[0][(ia, ib)], seconds=block[1])
+            value = block[0][(ia, ib)]
+            if isinstance(value, Comparison):  # from a measure's compare_pairs: with extras
+                rec.update(status="ok", score=float(value.score), extras=value.extras, seconds=block[1])
+            else:
+                rec.update(status="ok", score=value, seconds=block[1])
         else:
             t = time.perf_counter()
             try:
@@ -475,10 +479,21 @@ def _nbytes(obj, depth: int = 0) -> int:
 def _try_block(m: Measure, pairs: list, prepared: dict):
     """Scores of the chunk from one vectorised ``compare_many`` call, when the measure has
     one and every system prepared; None to compare pair by pair (which also pinpoints a
-    failing pair). Extras are not available from a block, so they are empty."""
-    if type(m)._compare_many is Measure._compare_many or len(pairs) < 4:
+    failing pair). Extras are not available from a block, so they are empty. A measure with a
+    ``compare_pairs(prepared, pairs)`` hook (DSA's amortised search: the chunk's pairs share their
+    solutions) scores exactly the chunk's pairs, with extras."""
+    if len(pairs) < 2 or any(isinstance(p, _PrepareError) for p in prepared.values()):
         return None
-    if any(isinstance(p, _PrepareError) for p in prepared.values()):
+    hook = getattr(m, "compare_pairs", None)
+    if callable(hook):
+        t = time.perf_counter()
+        try:
+            found = hook(prepared, pairs)
+        except Exception:
+            found = None  # the per-pair path records the failing pair
+        if found is not None and all(np.isfinite(c.score) for c in found.values()):
+            return found, (time.perf_counter() - t) / len(pairs)
+    if type(m)._compare_many is Measure._compare_many or len(pairs) < 4:
         return None
     rows = sorted({a for a, _ in pairs})
     cols = sorted({b for _, b in pairs})
