@@ -14,22 +14,87 @@ Data conventions (stated once, used everywhere):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 
+class InputError(TypeError, ValueError):
+    """An input of the wrong kind (complex, masked, a generator, text ...): a TypeError that
+    ``except ValueError`` also catches, like every other bad-input error of the library."""
+
+
+# Magnitudes outside this range make float64 products overflow (CKA forms 4th powers of the
+# data) or underflow to zero; such inputs are refused rather than turned into a wrong number.
+MAX_MAGNITUDE = 1e75
+MIN_MAGNITUDE = 1e-75
+
+
 def to_numpy(X: Any, name: str = "X") -> np.ndarray:
-    """Convert numpy / torch / xarray / nested lists to a float64 numpy array (a copy)."""
+    """Convert numpy / torch / xarray / nested lists to a float64 numpy array (a copy).
+
+    Refused with :class:`InputError` naming ``name``: complex values (the imaginary part would be
+    lost), masked arrays (the mask would be ignored), generators and other one-shot iterators,
+    text and other non-numeric data. torch float16/bfloat16 tensors are cast to float64.
+    """
     if hasattr(X, "detach") and hasattr(X, "cpu"):  # torch.Tensor
-        X = X.detach().cpu().numpy()
+        X = _torch_to_numpy(X, name)
     elif hasattr(X, "values") and hasattr(X, "dims"):  # xarray.DataArray
         X = X.values
+    _check_kind(X, name)
     try:
         arr = np.array(X, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array; got {type(X).__name__} ({exc})") from None
     return arr
+
+
+def _torch_to_numpy(X: Any, name: str) -> np.ndarray:
+    if X.is_complex():
+        raise InputError(f"{name} is a complex tensor ({X.dtype}); repalign needs real values: pass X.real or X.abs()")
+    X = X.detach().cpu()
+    if X.dtype.is_floating_point and X.dtype.itemsize < 4:  # float16 / bfloat16: numpy has no bfloat16
+        import torch
+
+        X = X.to(torch.float64)
+    return X.numpy()
+
+
+def _check_kind(X: Any, name: str) -> None:
+    """Refuse inputs that a float64 cast would silently change or consume."""
+    if isinstance(X, np.ma.MaskedArray):
+        raise InputError(f"{name} is a masked array; its mask would be ignored: drop the masked samples, or fill "
+                         f"them ({name}.filled(value)) and pass a plain array")
+    if isinstance(X, (str, bytes, dict, set, frozenset)) or X is None:
+        raise InputError(f"{name} must be a numeric array; got {type(X).__name__}")
+    if isinstance(X, Iterator) or (not hasattr(X, "__len__") and not hasattr(X, "__array__")
+                                   and isinstance(X, Iterable)):
+        raise InputError(f"{name} is a {type(X).__name__} (a one-shot iterator); pass an array or a list")
+    dtype = X.dtype if isinstance(X, np.ndarray) else None
+    if dtype is None and isinstance(X, (list, tuple)):
+        try:
+            dtype = np.asarray(X).dtype
+        except (TypeError, ValueError):
+            dtype = None  # ragged or mixed: the float64 cast reports it
+    if dtype is not None and dtype.kind == "c":
+        raise InputError(f"{name} has complex values ({dtype}); repalign needs real values: pass its real part, "
+                         "modulus or both as separate features")
+    if dtype is not None and dtype.kind not in "biuf":
+        raise InputError(f"{name} must be a numeric array; got dtype {dtype}")
+
+
+def check_scale(arr: np.ndarray, name: str) -> None:
+    """Refuse data whose magnitude overflows or underflows float64 products (see MAX_MAGNITUDE)."""
+    if arr.size == 0:
+        return
+    big = float(np.max(np.abs(arr)))
+    if big > MAX_MAGNITUDE or 0.0 < big < MIN_MAGNITUDE:
+        raise ValueError(
+            f"{name} has values of magnitude up to {big:.3g}: outside [{MIN_MAGNITUDE:g}, {MAX_MAGNITUDE:g}], "
+            "where float64 products overflow or underflow and scores would be wrong; rescale it "
+            f"(e.g. {name} / {big:.3g})"
+        )
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
@@ -53,6 +118,7 @@ def as_system(X: Any, name: str = "X", *, min_samples: int = 1, min_features: in
             f"{name} must be 2-D (samples, features) or 3-D (trials, time, units); got shape {arr.shape}"
         )
     check_finite(arr, name)
+    check_scale(arr, name)
     n, p = arr.shape
     if n < min_samples:
         raise ValueError(f"{name} has {n} samples; this measure needs at least {min_samples}")
@@ -87,6 +153,7 @@ def as_trials(X: Any, name: str = "X") -> list[np.ndarray]:
         raise ValueError(f"all trials of {name} must have the same number of units; got {sorted(units)}")
     for i, t in enumerate(trials):
         check_finite(t, f"{name}[{i}]" if len(trials) > 1 else name)
+        check_scale(t, f"{name}[{i}]" if len(trials) > 1 else name)
     return trials
 
 
@@ -110,6 +177,6 @@ def check_random_state(seed: Any) -> np.random.Generator:
     """A numpy Generator from an int seed, a Generator, or None (fresh entropy)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or isinstance(seed, (int, np.integer)):
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
         return np.random.default_rng(seed)
     raise ValueError(f"seed must be an int, None or numpy.random.Generator; got {type(seed).__name__}")

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Iterable
 
 import numpy as np
 
+from ._memory import check_memory
 from ._validation import as_system, as_trials, check_same_samples
 
 # Vocabulary of invariances a measure may declare (transformations g with d(X, g(X)) = d(X, X)
@@ -105,6 +106,15 @@ class Measure:
     def _min_samples(self) -> int:
         return self.min_samples
 
+    def _memory_need(self, n: int, p: int) -> tuple[float, str] | None:
+        """Estimated peak bytes of ``_prepare`` on an ``(n, p)`` system, with a description of
+        the big arrays behind it; None when the work is linear in the data (no check needed).
+        Measures whose work grows as n^2 override it (see :mod:`repalign._memory`)."""
+        return None
+
+    # Advice printed when the memory guard refuses this measure.
+    memory_way_out: ClassVar[str] = "use fewer samples/conditions or a linear measure (e.g. linear 'cka')"
+
     def _prepare(self, X: Any) -> Any:  # X: float64 (samples, features) or list of trials
         raise NotImplementedError
 
@@ -136,8 +146,21 @@ class Measure:
             n = sum(t.shape[0] for t in trials)
             return Prepared(state, n, trials[0].shape[1], self.key)
         arr = as_system(X, name, min_samples=self._min_samples())
+        self.check_memory(arr.shape[0], arr.shape[1], name)
         state = self._named(self._prepare, arr, name)
         return Prepared(state, arr.shape[0], arr.shape[1], self.key)
+
+    def check_memory(self, n: int, p: int, name: str = "X", copies: int = 1) -> None:
+        """Raise :class:`~repalign._memory.MemoryBudgetError` if preparing ``copies`` systems of
+        shape ``(n, p)`` at once would exceed the memory budget."""
+        need = self._memory_need(n, p)
+        if need is None:
+            return
+        nbytes, arrays = need
+        what = f"'{self.name}' on {name} ({n} samples x {p} features)"
+        if copies > 1:
+            what, arrays = f"{what}, {copies} at once", f"{copies} x ({arrays})"
+        check_memory(copies * nbytes, what, arrays, self.memory_way_out)
 
     @staticmethod
     def _named(fn, data, name: str):
