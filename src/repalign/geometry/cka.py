@@ -134,6 +134,16 @@ class CKA(Measure):
         Kc = _center_gram(K)
         return _GramState(Kc, np.zeros(0), 0.0, float(np.sum(Kc * Kc)))
 
+    def _permute_state(self, state, rows: np.ndarray):
+        """The state of the row-permuted system ``X[rows]``, without recomputing it (for nulls):
+        rows of the centred data (and of its Gram), or rows and columns of the kernel matrix.
+        HSIC(X, X) and the kernel bandwidth do not depend on the order of samples."""
+        if isinstance(state, _GramState):
+            rowsum = state.rowsum[rows] if state.rowsum.size else state.rowsum
+            return _GramState(state.K[np.ix_(rows, rows)], rowsum, state.total, state.self_hsic)
+        gram = None if state.gram is None else state.gram[np.ix_(rows, rows)]
+        return _FeatureState(state.Xc[rows], state.row_sq[rows], state.self_hsic, gram)
+
     # ------------------------------------------------------------------ compare
     def _cross(self, a, b) -> float:
         """The (unnormalised) cross HSIC between two prepared systems."""

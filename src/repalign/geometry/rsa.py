@@ -475,6 +475,20 @@ def _n_conditions(m: int, name: str, minimum: int = 3) -> int:
     return n
 
 
+def _permuted_condensed(d: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Condensed RDM of the conditions reordered by ``rows`` (new i = old rows[i]), built one
+    row at a time so that no index array as large as the RDM is formed."""
+    n = rows.size
+    out = np.empty_like(d)
+    pos = 0
+    for i in range(n - 1):
+        a, b = rows[i], rows[i + 1:]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        out[pos:pos + b.size] = d[n * lo - lo * (lo + 1) // 2 + (hi - lo - 1)]
+        pos += b.size
+    return out
+
+
 def _check_choice(value, options, name: str) -> None:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {list(options)}; got {value!r}")
@@ -553,6 +567,23 @@ class RSA(Measure):
                 raise ValueError(f"X has {n} rows, not a multiple of n_partitions={P}")
             d = rdm(X.reshape(P, n // P, X.shape[1]), self.rdm, noise=self.noise)
         return prepare_rdm(d, self.comparator)
+
+    @property
+    def permutes_state(self) -> bool:
+        """Rows are conditions (so a permutation of rows permutes the RDM) only without partitions."""
+        return self.n_partitions is None
+
+    def _permute_state(self, state: _RDMState, rows: np.ndarray) -> _RDMState:
+        """State of ``X[rows]``: the RDM's rows and columns permuted, not rebuilt. Every comparator's
+        vector is an entrywise function of the RDM's entries (ranks, centring, scaling) or, for the
+        whitened ones, the condensed entries then the diagonal of G, so it permutes the same way."""
+        n = len(rows)
+        m = n * (n - 1) // 2
+        vec = np.empty_like(state.vec)
+        vec[:m] = _permuted_condensed(state.vec[:m], np.asarray(rows))
+        if state.vec.size > m:  # whitened: diagonal of G after the condensed part
+            vec[m:] = state.vec[m:][rows]
+        return _RDMState(vec, state.ties)
 
     def _compare(self, a: _RDMState, b: _RDMState) -> float:
         return _score(a, b, self.comparator)
