@@ -90,8 +90,7 @@ class DSA(Measure):
         check_dmd_params(**{k: self.params[k] for k in DMD_PARAMS})
         _check_vf_params(self.group, self.score, self.n_restarts)
         _check_device(self.device, self.group)
-        if not (self.seed is None or isinstance(self.seed, (int, np.integer, np.random.Generator))):
-            raise ValueError(f"seed must be an int, None or numpy.random.Generator; got {self.seed!r}")
+        self.seed = self.params["seed"] = _check_seed(self.seed)
 
     def _prepare(self, trials: list[np.ndarray]) -> _DSAState:
         dmd = DMD(**{k: self.params[k] for k in DMD_PARAMS}).fit(trials)
@@ -115,6 +114,18 @@ class DSA(Measure):
                                n_restarts=self.n_restarts, seed=self.seed, device=self.device)
 
 
+def _check_seed(seed: Any) -> int | None:
+    """A non-negative int or None. A numpy Generator is drawn from once, here, so that the measure's
+    key (and a sweep store's rows) stay the same for every use of this measure instance."""
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(2**31))
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, None or numpy.random.Generator; got {seed!r}")
+    return int(seed)
+
+
 def _check_device(device: Any, group: Any) -> None:
     if device is None:
         return
@@ -122,6 +133,14 @@ def _check_device(device: Any, group: Any) -> None:
         raise ValueError(f"device must be None, a string such as 'cpu' or 'cuda', or a torch.device; got {device!r}")
     if group == "GL":
         raise ValueError("device (the batched torch path) supports group 'O' and 'SO', not 'GL'")
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"device {device!r} is not a torch device ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine; use device='cpu' or None")
 
 
 def _operator_block(
