@@ -164,14 +164,19 @@ class Measure:
 
     @staticmethod
     def _named(fn, data, name: str):
-        """Run a ``_prepare``; its errors call the system "X", so rename it to ``name``."""
+        """Run a ``_prepare``; its errors call the system "X", so rename it to ``name``, and
+        prefix ``name`` to an error that does not start with it (every bad input is named)."""
         try:
             return fn(data)
         except ValueError as exc:
             msg = str(exc)
-            if name != "X" and msg.startswith("X "):
-                raise ValueError(f"{name} {msg[2:]}") from None
-            raise
+            if msg.startswith("X "):
+                if name == "X":
+                    raise
+                raise _same_type(exc, f"{name} {msg[2:]}") from None
+            if msg.startswith(name):
+                raise
+            raise _same_type(exc, f"{name}: {msg}") from None
 
     def _check_prepared(self, p: Prepared, name: str) -> None:
         if p.measure_key != self.key:
@@ -217,6 +222,13 @@ class Measure:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
+
+
+def _same_type(exc: ValueError, msg: str) -> ValueError:
+    try:
+        return type(exc)(msg)
+    except TypeError:
+        return ValueError(msg)
 
 
 def _canonical(value: Any) -> str:
