@@ -108,12 +108,14 @@ class Measure:
 
     def _memory_need(self, n: int, p: int) -> tuple[float, str] | None:
         """Estimated peak bytes of ``_prepare`` on an ``(n, p)`` system, with a description of
-        the big arrays behind it; None when the work is linear in the data (no check needed).
-        Measures whose work grows as n^2 override it (see :mod:`repalign._memory`)."""
-        return None
+        the big arrays behind it (None: no check). The default covers the linear measures: a few
+        copies of the data and one min(n, p)^2 matrix (a covariance or an SVD's factor). Measures
+        whose work grows as n^2 override it (see :mod:`repalign._memory`)."""
+        k = min(n, p)
+        return 8.0 * (3 * n * p + 2 * k * k), f"copies of the {n:,} x {p:,} data and a {k:,} x {k:,} matrix (float64)"
 
     # Advice printed when the memory guard refuses this measure.
-    memory_way_out: ClassVar[str] = "use fewer samples/conditions or a linear measure (e.g. linear 'cka')"
+    memory_way_out: ClassVar[str] = "use fewer samples or features (e.g. project onto principal components first)"
 
     def _prepare(self, X: Any) -> Any:  # X: float64 (samples, features) or list of trials
         raise NotImplementedError
@@ -142,8 +144,9 @@ class Measure:
             return X
         if self.input == "trials":
             trials = as_trials(X, name)
-            state = self._named(self._prepare, trials, name)
             n = sum(t.shape[0] for t in trials)
+            self.check_memory(n, trials[0].shape[1], name)
+            state = self._named(self._prepare, trials, name)
             return Prepared(state, n, trials[0].shape[1], self.key)
         arr = as_system(X, name, min_samples=self._min_samples())
         self.check_memory(arr.shape[0], arr.shape[1], name)

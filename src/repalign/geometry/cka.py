@@ -96,7 +96,7 @@ class CKA(Measure):
     def _memory_need(self, n: int, p: int) -> tuple[float, str]:
         """RBF: squared distances, their median's copy and the kernel (~3.5 n x n float64);
         linear: the n x n Gram and its square when p > n, else the p x p cross product."""
-        data = 2.0 * n * p * 8
+        data = 3.0 * n * p * 8
         if self.kernel == "rbf":
             return data + 3.5 * n * n * 8, f"~3.5 n x n float64 matrices, n = {n:,}"
         if p > n:

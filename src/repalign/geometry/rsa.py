@@ -546,12 +546,12 @@ class RSA(Measure):
                       "in feature space such as linear 'cka' or 'procrustes'")
 
     def _memory_need(self, n: int, p: int) -> tuple[float, str]:
-        """The condensed RDM and the comparator's copies of it (ranks, centring: ~6 vectors of
+        """The condensed RDM and the comparator's copies of it (ranks, argsorts, centring: ~8 vectors of
         n_c (n_c - 1) / 2 float64); the whitening comparators also form n_c x n_c matrices."""
         n_c = n // (self.n_partitions or 1)
         m = n_c * (n_c - 1) / 2
-        need = 6.0 * m * 8 + 2.0 * n * p * 8
-        arrays = f"~6 condensed RDMs of {int(m):,} float64 entries, {n_c:,} conditions"
+        need = 8.0 * m * 8 + 2.0 * n * p * 8
+        arrays = f"~8 condensed RDMs of {int(m):,} float64 entries, {n_c:,} conditions"
         if self.comparator in ("cosine_cov", "corr_cov") or self.rdm in ("mahalanobis", "crossnobis"):
             need += 4.0 * n_c * n_c * 8
             arrays += f", and 4 {n_c:,} x {n_c:,} matrices"
