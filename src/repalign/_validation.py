@@ -42,12 +42,11 @@ def to_numpy(X: Any, name: str = "X") -> np.ndarray:
         X = _torch_to_numpy(X, name)
     elif hasattr(X, "values") and hasattr(X, "dims"):  # xarray.DataArray
         X = X.values
-    _check_kind(X, name)
+    arr = _as_array(X, name)
     try:
-        arr = np.array(X, dtype=np.float64, copy=True)
+        return np.array(arr, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array; got {type(X).__name__} ({exc})") from None
-    return arr
 
 
 def _torch_to_numpy(X: Any, name: str) -> np.ndarray:
@@ -61,8 +60,8 @@ def _torch_to_numpy(X: Any, name: str) -> np.ndarray:
     return X.numpy()
 
 
-def _check_kind(X: Any, name: str) -> None:
-    """Refuse inputs that a float64 cast would silently change or consume."""
+def _as_array(X: Any, name: str) -> np.ndarray:
+    """``X`` as an array of its own dtype, refusing what a float64 cast would silently change or consume."""
     if isinstance(X, np.ma.MaskedArray):
         raise InputError(f"{name} is a masked array; its mask would be ignored: drop the masked samples, or fill "
                          f"them ({name}.filled(value)) and pass a plain array")
@@ -71,17 +70,16 @@ def _check_kind(X: Any, name: str) -> None:
     if isinstance(X, Iterator) or (not hasattr(X, "__len__") and not hasattr(X, "__array__")
                                    and isinstance(X, Iterable)):
         raise InputError(f"{name} is a {type(X).__name__} (a one-shot iterator); pass an array or a list")
-    dtype = X.dtype if isinstance(X, np.ndarray) else None
-    if dtype is None and isinstance(X, (list, tuple)):
-        try:
-            dtype = np.asarray(X).dtype
-        except (TypeError, ValueError):
-            dtype = None  # ragged or mixed: the float64 cast reports it
-    if dtype is not None and dtype.kind == "c":
-        raise InputError(f"{name} has complex values ({dtype}); repalign needs real values: pass its real part, "
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array; got {type(X).__name__} ({exc})") from None
+    if arr.dtype.kind == "c":
+        raise InputError(f"{name} has complex values ({arr.dtype}); repalign needs real values: pass its real part, "
                          "modulus or both as separate features")
-    if dtype is not None and dtype.kind not in "biuf":
-        raise InputError(f"{name} must be a numeric array; got dtype {dtype}")
+    if arr.dtype.kind not in "biufO":  # object arrays go to the float cast, which refuses non-numbers
+        raise InputError(f"{name} must be a numeric array; got dtype {arr.dtype}")
+    return arr
 
 
 def check_scale(arr: np.ndarray, name: str) -> None:

@@ -475,17 +475,25 @@ def _n_conditions(m: int, name: str, minimum: int = 3) -> int:
     return n
 
 
-def _permuted_condensed(d: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Condensed RDM of the conditions reordered by ``rows`` (new i = old rows[i]), built one
-    row at a time so that no index array as large as the RDM is formed."""
+def _permuted_condensed(d: np.ndarray, rows: np.ndarray, block: int = 2**18) -> np.ndarray:
+    """Condensed RDM of the conditions reordered by ``rows`` (new i = old rows[i]), built in
+    blocks of whole rows of about ``block`` entries, so that no index array as large as the RDM
+    is formed."""
     n = rows.size
     out = np.empty_like(d)
-    pos = 0
-    for i in range(n - 1):
-        a, b = rows[i], rows[i + 1:]
+    counts = n - 1 - np.arange(n - 1)  # entries of condensed row i
+    ends = np.cumsum(counts)
+    i0 = 0
+    while i0 < n - 1:
+        i1 = max(i0 + 1, int(np.searchsorted(ends, ends[i0] - counts[i0] + block, side="right")))
+        i1 = min(i1, n - 1)
+        start = ends[i0] - counts[i0]
+        ii = np.repeat(np.arange(i0, i1), counts[i0:i1])
+        jj = np.arange(start, ends[i1 - 1]) - np.repeat(ends[i0:i1] - counts[i0:i1], counts[i0:i1]) + ii + 1
+        a, b = rows[ii], rows[jj]
         lo, hi = np.minimum(a, b), np.maximum(a, b)
-        out[pos:pos + b.size] = d[n * lo - lo * (lo + 1) // 2 + (hi - lo - 1)]
-        pos += b.size
+        out[start:ends[i1 - 1]] = d[n * lo - lo * (lo + 1) // 2 + (hi - lo - 1)]
+        i0 = i1
     return out
 
 
