@@ -7,8 +7,9 @@ by field: every numpy array becomes one entry of the ``.npz`` (numeric dtypes on
 entry ``__schema__``. Reading back rebuilds only:
 
 * plain JSON values, tuples, complex numbers and numpy arrays, and
-* dataclasses *defined in repalign* (``module`` under ``repalign.``), built with their own
-  ``__init__`` from the decoded fields,
+* frozen dataclasses *defined in repalign* (``module`` under ``repalign.``; every prepared
+  state and :class:`~repalign.registry.Prepared` itself), built with their own ``__init__``
+  from the decoded fields,
 
 so a planted or damaged file can at worst fail to decode (:class:`StateFileError`, a
 ValueError), never run code. Nothing is imported that repalign has not imported already.
@@ -87,7 +88,8 @@ def _encode(x: Any, arrays: dict) -> Any:
         if not all(isinstance(k, str) for k in x):
             raise StateFileError("cannot store a dict with non-string keys")
         return {"dict": {k: _encode(v, arrays) for k, v in x.items()}}
-    if dataclasses.is_dataclass(x) and not isinstance(x, type) and _allowed(type(x)):
+    if (dataclasses.is_dataclass(x) and not isinstance(x, type) and _allowed(type(x))
+            and type(x).__dataclass_params__.frozen):
         cls = type(x)
         fields = {f.name: _encode(getattr(x, f.name), arrays) for f in dataclasses.fields(x) if f.init}
         return {"dataclass": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
@@ -134,6 +136,7 @@ def _find_class(name: Any) -> type:
     obj: Any = mod
     for part in qualname.split("."):
         obj = getattr(obj, part, None)
-    if not (isinstance(obj, type) and dataclasses.is_dataclass(obj) and _allowed(obj)):
+    if not (isinstance(obj, type) and dataclasses.is_dataclass(obj) and _allowed(obj)
+            and obj.__dataclass_params__.frozen):
         raise StateFileError(f"state file names {name!r}, which is not one of repalign's state classes")
     return obj
