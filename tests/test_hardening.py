@@ -378,3 +378,14 @@ def test_report_save_does_not_replace_foreign_files(tmp_path):
     rep.save(tmp_path, overwrite=True)
     rep.save(tmp_path)  # its own files are replaced without fuss
     assert "repalign.report" in (tmp_path / "report.html").read_text()
+
+
+def test_ridge_r2_predicts_a_single_unit(tmp_path):
+    """Found by the property tests: a one-column Y crashed (sklearn predicts 1-D). Variance-weighted
+    R^2 of [y, y] equals that of y, an independent reference."""
+    rng = _rng(8)
+    X = rng.standard_normal((30, 3))
+    y = X @ np.array([[1.0], [-2.0], [0.5]]) + 0.3 * rng.standard_normal((30, 1))
+    one = repalign.compare(X, y, "ridge_r2")
+    assert one == pytest.approx(repalign.compare(X, np.hstack([y, y]), "ridge_r2"), rel=1e-12)
+    assert 0.8 < one < 1.0

@@ -186,7 +186,7 @@ class RidgeR2(Measure):
         folds = KFold(int(self.n_folds), shuffle=True, random_state=self._fold_seed)
         for train, test in folds.split(X):
             model = self._model().fit(X[train], Y[train])
-            pred[test] = model.predict(X[test])
+            pred[test] = np.reshape(model.predict(X[test]), (len(test), -1))  # 1-D for a single unit
             chosen.append(float(getattr(model, "alpha_", self._alphas[0])))
         ss_res = np.sum((Y - pred) ** 2)
         ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2)
