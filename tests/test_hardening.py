@@ -389,3 +389,25 @@ def test_ridge_r2_predicts_a_single_unit(tmp_path):
     one = repalign.compare(X, y, "ridge_r2")
     assert one == pytest.approx(repalign.compare(X, np.hstack([y, y]), "ridge_r2"), rel=1e-12)
     assert 0.8 < one < 1.0
+
+
+def test_variation_below_float64_squares_is_refused_not_scored_nan():
+    """Found by the random property run: a constant column at 3 beside a column varying by 1e-121
+    passed the magnitude check, but every square underflowed and CKA returned NaN."""
+    X = np.array([[3.0, -1.3e-121], [3.0, 1.0e-121], [3.0, 3.6e-121]])
+    Y = _rng().standard_normal((3, 2))
+    for name in ("cka", "cka_angular", "procrustes"):
+        with pytest.raises(ValueError, match="^X varies by at most .* underflow"):
+            repalign.compare(X, Y, name)
+    X2 = X.copy()
+    X2[:, 1] *= 1e120  # the same geometry, rescaled: scored, and the constant column plays no part
+    assert repalign.compare(X2, Y, "cka") == pytest.approx(repalign.compare(X2[:, 1:], Y, "cka"), rel=1e-12)
+
+
+def test_dsa_names_the_system_with_a_zero_operator():
+    """Found by the random property run: the error said 'A is the zero operator' (an internal name)."""
+    X = _rng().standard_normal((1, 12, 2))
+    Y = np.zeros((1, 12, 2))
+    Y[0, 5, 0] = 1.0  # one spike: the fitted map sends every state to 0
+    with pytest.raises(ValueError, match="^Y has a zero DMD operator"):
+        repalign.compare(X, Y, "dsa")

@@ -169,6 +169,9 @@ def check_nonconstant(Xc: np.ndarray, name: str, what: str = "this measure") -> 
     scale = np.abs(Xc).max() if Xc.size else 0.0
     if scale == 0.0 or not np.isfinite(scale):
         raise ValueError(f"{name} has zero variance (all samples identical); {what} is undefined")
+    if scale < MIN_MAGNITUDE:  # its squares underflow: every inner product would be 0
+        raise ValueError(f"{name} varies by at most {scale:.3g} around its mean: squares underflow float64 and "
+                         f"{what} would be computed from zeros; rescale its varying columns")
 
 
 def check_random_state(seed: Any) -> np.random.Generator:

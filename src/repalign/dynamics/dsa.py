@@ -94,6 +94,9 @@ class DSA(Measure):
 
     def _prepare(self, trials: list[np.ndarray]) -> _DSAState:
         dmd = DMD(**{k: self.params[k] for k in DMD_PARAMS}).fit(trials)
+        if not np.any(dmd.A_v):
+            raise ValueError("X has a zero DMD operator (its fitted linear dynamics map every state to 0); "
+                             "DSA's angular score is undefined for it")
         return _DSAState(dmd.A_v, dmd.eigenvalues, dmd.rank, dmd.fit_error)
 
     def _compare(self, a: _DSAState, b: _DSAState) -> Comparison:
