@@ -144,6 +144,8 @@ def _check_device(device: Any, group: Any) -> None:
         raise ValueError(f"device {device!r} is not a torch device ({exc})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r}: CUDA is not available on this machine; use device='cpu' or None")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def _operator_block(
