@@ -97,11 +97,13 @@ class DSA(Measure):
         _check_vf_params(self.group, self.score, self.n_restarts)
         _check_device(self.device, self.group)
         _check_search_knobs(self.effort, self.amortise)
-        if not (self.seed is None or isinstance(self.seed, (int, np.integer, np.random.Generator))):
-            raise ValueError(f"seed must be an int, None or numpy.random.Generator; got {self.seed!r}")
+        self.seed = self.params["seed"] = _check_seed(self.seed)
 
     def _prepare(self, trials: list[np.ndarray]) -> _DSAState:
         dmd = DMD(**{k: self.params[k] for k in DMD_PARAMS}).fit(trials)
+        if not np.any(dmd.A_v):
+            raise ValueError("X has a zero DMD operator (its fitted linear dynamics map every state to 0); "
+                             "DSA's angular score is undefined for it")
         return _DSAState(dmd.A_v, dmd.eigenvalues, dmd.rank, dmd.fit_error)
 
     def _compare(self, a: _DSAState, b: _DSAState) -> Comparison:
@@ -149,6 +151,18 @@ def _check_search_knobs(effort: Any, amortise: Any) -> None:
         raise ValueError(f"amortise must be True or False; got {amortise!r}")
 
 
+def _check_seed(seed: Any) -> int | None:
+    """A non-negative int or None. A numpy Generator is drawn from once, here, so that the measure's
+    key (and a sweep store's rows) stay the same for every use of this measure instance."""
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(2**31))
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, None or numpy.random.Generator; got {seed!r}")
+    return int(seed)
+
+
 def _check_device(device: Any, group: Any) -> None:
     if device is None:
         return
@@ -156,6 +170,16 @@ def _check_device(device: Any, group: Any) -> None:
         raise ValueError(f"device must be None, a string such as 'cpu' or 'cuda', or a torch.device; got {device!r}")
     if group == "GL":
         raise ValueError("device (the batched torch path) supports group 'O' and 'SO', not 'GL'")
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"device {device!r} is not a torch device ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine; use device='cpu' or None")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def _operator_block(
