@@ -99,6 +99,8 @@ def _register_lorenz(studies) -> None:
     p.add_argument("--measures", nargs="+", default=None, help="measures (default: dsa cka procrustes)")
     p.add_argument("--tests", nargs="+", default=None, help="subset of: regimes noise ratio motifs")
     p.add_argument("--motif-pairs", type=int, default=None, help="stratified sample of motif pairs (default: all)")
+    p.add_argument("--patterns", type=float, nargs="+", default=None,
+                   help="rho of the noise/ratio patterns (default: the paper's 0.5 5 10 15 30 40 50)")
     p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
     p.set_defaults(func=_run_lorenz, ic=None)
 
@@ -110,11 +112,12 @@ def _run_lorenz(args: argparse.Namespace) -> int:
     from ..studies.lorenz_report import cache_in, save
 
     over = {k: v for k, v in {"ic": args.ic, "seed": args.seed, "motif_pairs": args.motif_pairs,
+                              "patterns": tuple(args.patterns) if args.patterns else None,
                               "measures": tuple(args.measures) if args.measures else None,
                               "tests": tuple(args.tests) if args.tests else None}.items() if v is not None}
     cfg = lz.quick_config(**over) if args.quick else lz.Config(**over)
     res = lz.run_study(cfg, progress=lambda msg: print(msg, flush=True),
-                       cache=cache_in(Path(args.out) / "parts", lz.cache_key(cfg)))
+                       cache=cache_in(Path(args.out) / "parts", lambda part: lz.cache_key(cfg, part)))
     paths = save(res, args.out)
     print(res.get("verdict", {}).get("headline", ""))
     print(f"wrote {', '.join(str(p) for p in paths.values())} ({res['seconds']:.1f} s)")

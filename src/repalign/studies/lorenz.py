@@ -160,10 +160,11 @@ class Distances:
         return np.maximum(out, 0.0)
 
 
-def cache_key(cfg: Config) -> dict:
+def cache_key(cfg: Config, part: str = "") -> dict:
     """What a stored part depends on: the config without ``tests``, ``n_boot`` and
-    ``motif_pairs`` (the motif part's name carries it)."""
-    return {k: v for k, v in asdict(cfg).items() if k not in ("tests", "n_boot", "motif_pairs")}
+    ``motif_pairs`` (the motif part's name carries it); the regime parts not on ``patterns``."""
+    skip = ("tests", "n_boot", "motif_pairs") + (("patterns",) if part.startswith("regimes") else ())
+    return {k: v for k, v in asdict(cfg).items() if k not in skip}
 
 
 # ---------------------------------------------------------------------------- data

@@ -12,25 +12,26 @@ import numpy as np
 from ..engine.store import to_jsonable
 
 
-def cache_in(folder: str | Path, key: dict) -> Callable[[str, Callable[[], dict]], dict]:
+def cache_in(folder: str | Path, key: Callable[[str], dict]) -> Callable[[str, Callable[[], dict]], dict]:
     """A ``cache(name, compute)`` for :func:`repalign.studies.lorenz.run_study` storing each part
-    as ``folder/<name>.json`` with ``key`` (the config); a stored part with the same key is reused."""
+    as ``folder/<name>.json`` with ``key(name)`` (what the part depends on, e.g.
+    ``lambda part: cache_key(cfg, part)``); a stored part with the same key is reused."""
     folder = Path(folder)
-    key = json.loads(json.dumps(to_jsonable(key)))
 
     def cache(name: str, compute: Callable[[], dict]) -> dict:
+        want = json.loads(json.dumps(to_jsonable(key(name))))
         path = folder / f"{name}.json"
         if path.exists():
             try:
                 stored = json.loads(path.read_text())
-                if stored.get("key") == key:
+                if stored.get("key") == want:
                     return stored["result"]
             except ValueError:
                 pass
         result = json.loads(json.dumps(to_jsonable(compute())))
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": key, "result": result}))
+        tmp.write_text(json.dumps({"key": want, "result": result}))
         tmp.replace(path)
         return result
 
