@@ -41,6 +41,7 @@ from ..api import pairwise
 from ..bench.cases import to_distance
 from ..dynamics.dmd import DMD
 from ..dynamics.dsa import dsa_from_operators
+from ..dynamics.embedding import delay_embed
 from ..registry import get_measure
 from ..systems.lorenz import add_pattern, paper_lorenz, perturb
 from ..systems.motifs import attach_motifs, line_motif
@@ -113,6 +114,14 @@ def tiny_config(**over: Any) -> Config:
 
 
 # ---------------------------------------------------------------------------- distances
+def numerical_rank(X: np.ndarray, n_delays: int, delay_interval: int) -> int:
+    """Number of singular values of the stacked delay embedding of the trials of ``X``
+    (trials, time, units) above ``s_max * max(N, d) * eps`` (the DMD's default rank)."""
+    H = np.vstack(delay_embed(list(X), n_delays, delay_interval))
+    s = np.linalg.svd(H, compute_uv=False)
+    return int(np.sum(s > s[0] * max(H.shape) * np.finfo(np.float64).eps))
+
+
 @dataclass
 class Distances:
     """Distances between (trials, time, 3) systems for one measure, in radians."""
@@ -122,11 +131,16 @@ class Distances:
     ranks: list = field(default_factory=list)  # DSA: rank used per fitted system
 
     def _operator(self, X: np.ndarray, rank: int) -> np.ndarray:
+        """A_v at ``min(rank, numerical rank)``; where that regression is singular (exactly
+        repeating noise-free trajectories), with dsa-metric's default ridge lamb = 1e-8."""
         kw = {"n_delays": self.cfg.n_delays, "delay_interval": self.cfg.delay_interval}
-        full = DMD(**kw).fit(list(X)).rank  # the numerical rank
-        r = min(rank, full)
+        r = min(rank, numerical_rank(X, **kw))
         self.ranks.append(r)
-        return DMD(rank=r, **kw).fit(list(X)).A_v
+        try:
+            return DMD(rank=r, **kw).fit(list(X)).A_v
+        except ValueError:
+            self.ranks[-1] = f"{r} (lamb 1e-8)"
+            return DMD(rank=r, lamb=1e-8, **kw).fit(list(X)).A_v
 
     def _dsa(self, As: list, Bs: list | None) -> np.ndarray:
         return dsa_from_operators(As, Bs, n_restarts=self.cfg.n_restarts, seed=self.cfg.seed)
