@@ -50,33 +50,43 @@ def _ci(e: dict) -> str:
     return f"{_f(e['value'])} [{_f(e['ci'][0])}, {_f(e['ci'][1])}]"
 
 
+def _paper(vals, m: str, scale: dict) -> str:
+    """The paper's values as printed, and in radians where its unit differs."""
+    if not vals:
+        return "-", "-"
+    f = scale.get(m, 1.0)
+    return " / ".join(map(str, vals)), " / ".join(f"{v * f:.3f}" for v in vals)
+
+
 def head_to_head(res: dict) -> list[dict]:
-    """Rows: measure, test, repalign's numbers and the paper's (radians)."""
-    paper = res["paper"]
+    """Rows: measure, test, repalign's numbers (radians), the paper's as printed and in radians."""
+    paper, scale = res["paper"], res.get("paper_to_radians", {})
     rows = []
     for m in res["config"]["measures"]:
         if "regimes" in res:
             r = res["regimes"][m]
-            p = paper["regimes"].get(m)
+            p, prad = _paper(paper["regimes"].get(m), m, scale)
             rows.append({"measure": m, "test": f"regimes ({r['ic']} ic) within / across",
                          "repalign": f"{_f(r['within_mean'])} / {_f(r['across_mean'])}",
-                         "paper": f"{p[0]} / {p[1]}" if p else "-"})
+                         "paper": p, "paper (rad)": prad})
             if "matched" in r:
                 rows.append({"measure": m, "test": "regimes (matched ic) within / across",
                              "repalign": f"{_f(r['matched']['within_mean'])} / {_f(r['matched']['across_mean'])}",
-                             "paper": "-"})
+                             "paper": "-", "paper (rad)": "-"})
         for t in ("noise", "ratio"):
             if t in res:
-                c, p = res[t][m], paper[t].get(m)
-                rows.append({"measure": m, "test": f"{t}: epoch 1 -> 3 (R^2, gap)",
-                             "repalign": f"{_f(c['epochs'][0])} -> {_f(c['epochs'][-1])} "
+                c = res[t][m]
+                p, prad = _paper(paper[t].get(m), m, scale)
+                rows.append({"measure": m, "test": f"{t}: epoch 1 / 3 (R^2, gap)",
+                             "repalign": f"{_f(c['epochs'][0])} / {_f(c['epochs'][-1])} "
                                          f"(R^2 {_f(c['r2'], 2)}, gap {_f(c['gap'])})",
-                             "paper": f"{p[0]} -> {p[1]}" if p else "-"})
+                             "paper": p, "paper (rad)": prad})
         if "motifs" in res:
-            mo, p = res["motifs"][m], paper["motifs"].get(m)
+            mo = res["motifs"][m]
+            p, prad = _paper(paper["motifs"].get(m), m, scale)
             rows.append({"measure": m, "test": "motifs: 1 / 2 / 3 shared",
                          "repalign": " / ".join(_f(v) for v in mo["mean"]) + f" (Spearman {_f(mo['spearman'], 2)})",
-                         "paper": " / ".join(map(str, p)) if p else "-"})
+                         "paper": p, "paper (rad)": prad})
     return rows
 
 
@@ -113,7 +123,10 @@ def markdown(res: dict) -> str:
             if e != "headline":
                 out.append(f"- {e}: claim {v['claim']} (winners vs DSA: {v['winners']})")
         out.append("")
-    out += ["## Head to head (paper's numbers from its saved outputs)\n", _md_table(head_to_head(res))]
+    out += ["## Head to head (paper's numbers from its saved outputs)\n",
+            "repalign in radians. The paper's DSA values are radians; its CKA and Procrustes values are "
+            "arccos / (pi/2) (they match ours after x pi/2), shown converted in 'paper (rad)'.\n",
+            _md_table(head_to_head(res))]
     if "noise_effects" in res:
         out += ["## Noise robustness: scale-free effect sizes (bootstrap over pattern pairs)\n",
                 _md_table(effect_rows(res["noise_effects"]))]

@@ -147,9 +147,9 @@ def _noise_stats(noise: dict, ratio: dict):
 
 def summarise(raw: dict, cfg) -> dict:
     """The JSON body: per test and measure the issue's fields; effect sizes and verdicts."""
-    from .lorenz import PAPER
+    from .lorenz import PAPER, PAPER_TO_RADIANS
 
-    res: dict[str, Any] = {"paper": PAPER, "units": "radians"}
+    res: dict[str, Any] = {"paper": PAPER, "paper_to_radians": PAPER_TO_RADIANS, "units": "radians"}
     if "regimes" in raw:
         res["regimes"] = {}
         variants = raw["regimes"]
