@@ -199,3 +199,19 @@ def test_matched_lorenz_cases_give_matched_measures_a_verdict(measure):
     r = run_case("lorenz_noise_matched", measure, quick=True, seed=0)
     assert r.score == pytest.approx(np.mean(r.detail["noise"]) / np.mean(r.detail["signal"]))
     assert r.passed == (r.score < 0.5)
+
+
+def test_command_line_writes_the_study(tmp_path, capsys):
+    from repalign.cli import main
+
+    out = tmp_path / "lz"
+    assert main(["study", "lorenz", "--quick", "--measures", "cka", "procrustes", "--tests", "noise", "ratio",
+                 "--out", str(out)]) == 0
+    data = json.loads((out / "lorenz.json").read_text())
+    assert data["config"]["trials"] == 40 and len(data["noise"]["pairs"]) == 6  # the quick preset
+    assert set(data["noise"]) >= {"cka", "procrustes"} and "regimes" not in data
+    assert {p.name for p in (out / "parts").iterdir()} == {"noise.json", "ratio.json"}
+    assert (out / "lorenz_noise_ratio.png").stat().st_size > 1000
+    with pytest.raises(SystemExit):
+        main(["study", "lorenz", "--matched", "--paper-ic", "--out", str(out)])
+    capsys.readouterr()
