@@ -90,7 +90,7 @@ def _register_lorenz(studies) -> None:
         ),
     )
     p.add_argument("--out", required=True, help="output directory (created if missing)")
-    p.add_argument("--quick", action="store_true", help="40 trajectories, 3 patterns (6 pairs), 30 motif pairs")
+    p.add_argument("--quick", action="store_true", help="40 trajectories, 3 patterns (6 pairs), 15 motif pairs")
     ic = p.add_mutually_exclusive_group()
     ic.add_argument("--matched", action="store_const", const="matched", dest="ic",
                     help="regime test with shared initial points only")

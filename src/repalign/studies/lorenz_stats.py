@@ -181,7 +181,7 @@ def summarise(raw: dict, cfg) -> dict:
         if test in raw:
             res[test] = {m: {**curve_summary(raw[test]["measures"][m]["distances"]),
                              "seconds": raw[test]["measures"][m]["seconds"],
-                             "dsa_ranks_used": sorted(set(raw[test]["measures"][m]["dsa_ranks"] or []))}
+                             "dsa_ranks_used": sorted(set(map(str, raw[test]["measures"][m]["dsa_ranks"] or [])))}
                          for m in cfg.measures}
             res[test]["pairs"] = raw[test]["pairs"]
     if "noise" in raw and "ratio" in raw:
