@@ -188,6 +188,8 @@ def test_motif_test_with_matched_measures():
     mo = res["motifs"]["procrustes"]
     assert mo["shared"] == [1, 2, 3] and mo["n"] == [3, 3, 3]
     assert all(d > 0 for d in mo["distances"])  # distinct sequences are never identical
+    eff = res["motif_effects"]["spearman"]["measures"]["procrustes"]
+    assert eff["value"] == pytest.approx(mo["spearman"]) and eff["ci"][0] <= eff["ci"][1]
 
 
 # ---------------------------------------------------------------------------- report card

@@ -148,6 +148,9 @@ def markdown(res: dict) -> str:
                                   zip(v["shared"], v["mean"], v["sem"], v["n"])}, "Spearman": _f(v["spearman"], 2)}
                 for m, v in res["motifs"].items() if m != "pairs"]
         out += ["## Motif composition\n", _md_table(rows)]
+        if "motif_effects" in res:
+            out += ["Spearman(shared motifs, distance), bootstrap over motif pairs:\n",
+                    _md_table(effect_rows(res["motif_effects"]))]
     return "\n".join(out)
 
 

@@ -16,6 +16,8 @@ measures (the same resampled pairs for both measures):
   both tests (ties count one half). Higher = better.
 * regimes: ``auc`` = P(across-regime distance > within-regime distance) over system pairs,
   and ``within_over_across`` = within mean / across mean (lower = better).
+* motifs: ``spearman`` = Spearman(shared motifs, distance) over the motif pairs (more negative =
+  the distance tracks composition more closely); bootstrap over the pairs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 from ..stats import bootstrap_statistic
 
 NOISE_EFFECTS = {"noise_to_signal": "lower", "gap_ratio": "higher", "auc": "higher"}
+MOTIF_EFFECTS = {"spearman": "lower"}  # Spearman(shared motifs, distance): more negative = tracks composition
 REGIME_EFFECTS = {"auc": "higher", "within_over_across": "lower"}
 
 
@@ -196,6 +199,15 @@ def summarise(raw: dict, cfg) -> dict:
         res["motifs"] = {m: {**motif_summary(mo["measures"][m]["distances"], mo["shared"]),
                              "seconds": mo["measures"][m]["seconds"]} for m in cfg.measures}
         res["motifs"]["pairs"] = mo["pairs"]
+        dist = {m: np.asarray(mo["measures"][m]["distances"], dtype=np.float64) for m in cfg.measures}
+        shared = np.asarray(mo["shared"])
+
+        def motif_stats(rows, dist=dist, shared=shared):
+            idx = rows[:, 0].astype(int)
+            return {m: {"spearman": motif_summary(d[idx], shared[idx].tolist())["spearman"]} for m, d in dist.items()}
+
+        units = np.arange(len(shared), dtype=np.float64)[:, None]
+        res["motif_effects"] = effect_table(motif_stats, units, list(cfg.measures), MOTIF_EFFECTS, cfg.n_boot, cfg.seed)
     return res
 
 
