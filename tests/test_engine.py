@@ -309,7 +309,7 @@ def test_expensive_prepare_done_once_per_system_and_cached_on_disk(tmp_path):
     s1 = sweep(S, "_test_counting_cka", db, backend="serial", chunk_size=2, progress=False)
     assert len(PREPARE_CALLS) == 5 and s1.prepared == 5  # once each, though 10 pairs in 5 chunks
     files = [f for _, _, fs in os.walk(cache_dir(str(db))) for f in fs]
-    assert len(files) == 5 and all(f.endswith(".pkl") for f in files)
+    assert len(files) == 5 and all(f.endswith(".npz") for f in files)
     s2 = sweep(S, "_test_counting_cka", db, pairs="all_with_self", backend="serial", progress=False)
     assert len(PREPARE_CALLS) == 5 and s2.prepared_cached == 5 and s2.computed == 5
     M = load(db).matrix("_test_counting_cka")

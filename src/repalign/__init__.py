@@ -9,7 +9,8 @@ Quick start::
     repalign.measures()                           # what is available, with metadata
 """
 
-from ._validation import as_system, as_trials
+from ._memory import MemoryBudgetError, get_options, set_options
+from ._validation import InputError, as_system, as_trials
 from .api import compare, compare_detailed, pairwise
 from .registry import Comparison, Measure, MeasureInfo, Prepared, get_measure, measures, register
 from .stats import calibrate
@@ -39,5 +40,9 @@ __all__ = [
     "Comparison",
     "as_system",
     "as_trials",
+    "set_options",
+    "get_options",
+    "MemoryBudgetError",
+    "InputError",
     "__version__",
 ]

@@ -14,22 +14,85 @@ Data conventions (stated once, used everywhere):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 
+class InputError(TypeError, ValueError):
+    """An input of the wrong kind (complex, masked, a generator, text ...): a TypeError that
+    ``except ValueError`` also catches, like every other bad-input error of the library."""
+
+
+# Magnitudes outside this range make float64 products overflow (CKA forms 4th powers of the
+# data) or underflow to zero; such inputs are refused rather than turned into a wrong number.
+MAX_MAGNITUDE = 1e75
+MIN_MAGNITUDE = 1e-75
+
+
 def to_numpy(X: Any, name: str = "X") -> np.ndarray:
-    """Convert numpy / torch / xarray / nested lists to a float64 numpy array (a copy)."""
+    """Convert numpy / torch / xarray / nested lists to a float64 numpy array (a copy).
+
+    Refused with :class:`InputError` naming ``name``: complex values (the imaginary part would be
+    lost), masked arrays (the mask would be ignored), generators and other one-shot iterators,
+    text and other non-numeric data. torch float16/bfloat16 tensors are cast to float64.
+    """
     if hasattr(X, "detach") and hasattr(X, "cpu"):  # torch.Tensor
-        X = X.detach().cpu().numpy()
+        X = _torch_to_numpy(X, name)
     elif hasattr(X, "values") and hasattr(X, "dims"):  # xarray.DataArray
         X = X.values
+    arr = _as_array(X, name)
     try:
-        arr = np.array(X, dtype=np.float64, copy=True)
+        return np.array(arr, dtype=np.float64, copy=True)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array; got {type(X).__name__} ({exc})") from None
+
+
+def _torch_to_numpy(X: Any, name: str) -> np.ndarray:
+    if X.is_complex():
+        raise InputError(f"{name} is a complex tensor ({X.dtype}); repalign needs real values: pass X.real or X.abs()")
+    X = X.detach().cpu()
+    if X.dtype.is_floating_point and X.dtype.itemsize < 4:  # float16 / bfloat16: numpy has no bfloat16
+        import torch
+
+        X = X.to(torch.float64)
+    return X.numpy()
+
+
+def _as_array(X: Any, name: str) -> np.ndarray:
+    """``X`` as an array of its own dtype, refusing what a float64 cast would silently change or consume."""
+    if isinstance(X, np.ma.MaskedArray):
+        raise InputError(f"{name} is a masked array; its mask would be ignored: drop the masked samples, or fill "
+                         f"them ({name}.filled(value)) and pass a plain array")
+    if isinstance(X, (str, bytes, dict, set, frozenset)) or X is None:
+        raise InputError(f"{name} must be a numeric array; got {type(X).__name__}")
+    if isinstance(X, Iterator) or (not hasattr(X, "__len__") and not hasattr(X, "__array__")
+                                   and isinstance(X, Iterable)):
+        raise InputError(f"{name} is a {type(X).__name__} (a one-shot iterator); pass an array or a list")
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array; got {type(X).__name__} ({exc})") from None
+    if arr.dtype.kind == "c":
+        raise InputError(f"{name} has complex values ({arr.dtype}); repalign needs real values: pass its real part, "
+                         "modulus or both as separate features")
+    if arr.dtype.kind not in "biufO":  # object arrays go to the float cast, which refuses non-numbers
+        raise InputError(f"{name} must be a numeric array; got dtype {arr.dtype}")
     return arr
+
+
+def check_scale(arr: np.ndarray, name: str) -> None:
+    """Refuse data whose magnitude overflows or underflows float64 products (see MAX_MAGNITUDE)."""
+    if arr.size == 0:
+        return
+    big = float(np.max(np.abs(arr)))
+    if big > MAX_MAGNITUDE or 0.0 < big < MIN_MAGNITUDE:
+        raise ValueError(
+            f"{name} has values of magnitude up to {big:.3g}: outside [{MIN_MAGNITUDE:g}, {MAX_MAGNITUDE:g}], "
+            "where float64 products overflow or underflow and scores would be wrong; rescale it "
+            f"(e.g. {name} / {big:.3g})"
+        )
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
@@ -53,6 +116,7 @@ def as_system(X: Any, name: str = "X", *, min_samples: int = 1, min_features: in
             f"{name} must be 2-D (samples, features) or 3-D (trials, time, units); got shape {arr.shape}"
         )
     check_finite(arr, name)
+    check_scale(arr, name)
     n, p = arr.shape
     if n < min_samples:
         raise ValueError(f"{name} has {n} samples; this measure needs at least {min_samples}")
@@ -87,6 +151,7 @@ def as_trials(X: Any, name: str = "X") -> list[np.ndarray]:
         raise ValueError(f"all trials of {name} must have the same number of units; got {sorted(units)}")
     for i, t in enumerate(trials):
         check_finite(t, f"{name}[{i}]" if len(trials) > 1 else name)
+        check_scale(t, f"{name}[{i}]" if len(trials) > 1 else name)
     return trials
 
 
@@ -104,12 +169,15 @@ def check_nonconstant(Xc: np.ndarray, name: str, what: str = "this measure") -> 
     scale = np.abs(Xc).max() if Xc.size else 0.0
     if scale == 0.0 or not np.isfinite(scale):
         raise ValueError(f"{name} has zero variance (all samples identical); {what} is undefined")
+    if scale < MIN_MAGNITUDE:  # its squares underflow: every inner product would be 0
+        raise ValueError(f"{name} varies by at most {scale:.3g} around its mean: squares underflow float64 and "
+                         f"{what} would be computed from zeros; rescale its varying columns")
 
 
 def check_random_state(seed: Any) -> np.random.Generator:
     """A numpy Generator from an int seed, a Generator, or None (fresh entropy)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or isinstance(seed, (int, np.integer)):
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
         return np.random.default_rng(seed)
     raise ValueError(f"seed must be an int, None or numpy.random.Generator; got {type(seed).__name__}")

@@ -59,10 +59,17 @@ def pairwise(
     Returns
     -------
     ndarray, (N, N) symmetric or (N, M)
+
+    Raises
+    ------
+    ValueError
+        For every measure, if ``systems`` is empty, or ``others`` is given but empty (``others=None``
+        is the way to ask for the symmetric matrix); an empty matrix is never returned silently.
     """
     m = get_measure(measure, **params)
-    if len(systems) == 0:
-        raise ValueError("systems must contain at least one system")
+    _check_list(systems, "systems")
+    if others is not None:
+        _check_list(others, "others", " (others=None gives the symmetric systems x systems matrix)")
     A = _prepare_all(m, systems, "systems", n_jobs)
     if others is not None:
         B = _prepare_all(m, others, "others", n_jobs)
@@ -90,9 +97,33 @@ def _symmetric_loop(m: Measure, A: list) -> np.ndarray:
     return out
 
 
+def _check_list(systems: Any, label: str, hint: str = "") -> None:
+    from ._validation import InputError
+
+    if not hasattr(systems, "__len__") or not hasattr(systems, "__getitem__") or isinstance(systems, (str, dict)):
+        raise InputError(f"{label} must be a list of systems (arrays); got {type(systems).__name__}")
+    if len(systems) == 0:
+        raise ValueError(f"{label} must contain at least one system; got an empty {type(systems).__name__}{hint}")
+
+
 def _prepare_all(m: Measure, systems: Sequence[Any], label: str, n_jobs: int | None) -> list:
-    if n_jobs in (None, 1) or len(systems) < 2:
-        return [m.prepare(X, f"{label}[{i}]") for i, X in enumerate(systems)]
+    """Prepared states of all systems; after the first, the memory of all N states is checked."""
+    first = m.prepare(systems[0], f"{label}[0]")
+    _check_states_memory(m, first, len(systems), label)
+    rest = systems[1:]
+    if n_jobs in (None, 1) or len(rest) < 2:
+        return [first] + [m.prepare(X, f"{label}[{i}]") for i, X in enumerate(rest, 1)]
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(m.prepare)(X, f"{label}[{i}]") for i, X in enumerate(systems))
+    return [first] + Parallel(n_jobs=n_jobs)(delayed(m.prepare)(X, f"{label}[{i}]") for i, X in enumerate(rest, 1))
+
+
+def _check_states_memory(m: Measure, first, count: int, label: str) -> None:
+    """N prepared states are held at once (and block comparisons may stack a copy of them)."""
+    from ._memory import check_memory, gib, nbytes_of
+
+    per_state = nbytes_of(first.state)
+    check_memory(2.0 * count * per_state, f"pairwise '{m.name}' over {count} {label}",
+                 f"{count} prepared states of ~{gib(per_state)} each, and a stacked copy",
+                 f"compare fewer systems at once, or use the sweep engine (repalign sweep), which bounds memory; "
+                 f"{m.memory_way_out}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Order is the order in `repalign --help`.
@@ -29,8 +30,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. Errors caused by the user's input or files (bad values, unreadable or
+    damaged files, YAML, memory over budget) end with one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    out = getattr(args, "out", None)
+    if args.command != "results" and isinstance(out, str) and os.path.isfile(out):  # results --out is a file
+        print(f"repalign {args.command}: error: --out {out} is an existing file; give a folder", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:  # noqa: BLE001 - filtered below; anything else keeps its traceback
+        if not _user_error(exc):
+            raise
+        print(f"repalign {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _user_error(exc: BaseException) -> bool:
+    import sqlite3
+
+    if isinstance(exc, (ValueError, OSError, sqlite3.DatabaseError, MemoryError)):
+        return True
+    try:
+        import yaml
+    except ImportError:
+        return False
+    return isinstance(exc, yaml.YAMLError)
+
+
+def _one_line(exc: BaseException) -> str:
+    import sqlite3
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"a results database is damaged or unreadable ({text})"
+    if isinstance(exc, OSError) and getattr(exc, "filename", None):
+        return f"{exc.strerror or text}: {exc.filename}"
+    return text
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ Stages (a tqdm bar runs over them):
    (:mod:`repalign.studies.learning`, through the :mod:`repalign.engine` store);
 4. **feedback alignment** — calibrated alignment of DFA feedback with true gradients
    (:mod:`repalign.studies.feedback_alignment`);
-5. **report** — ``report.html`` (self-contained: figures embedded, tables, parameters,
+5. **lorenz** — DSA, CKA and Procrustes on the attractor test cases of Guilhot et al. in a tiny
+   setting (:mod:`repalign.studies.lorenz`);
+6. **report** — ``report.html`` (self-contained: figures embedded, tables, parameters,
    versions) and ``report.json`` (every number).
 
 Everything is kept under the output folder, so a second run reuses it: trained checkpoints
@@ -33,7 +35,7 @@ __all__ = ["run_demo", "demo_params", "STAGES", "build_report", "RESULTS_FILE"]
 
 RESULTS_FILE = "demo_results.json"  # everything the report is built from (``repalign report DIR`` reads it)
 
-STAGES = ("report card", "transfer", "learning", "feedback alignment", "report")
+STAGES = ("report card", "transfer", "learning", "feedback alignment", "lorenz", "report")
 
 
 def demo_params(quick: bool = False, seed: int = 0) -> dict[str, Any]:
@@ -52,6 +54,8 @@ def demo_params(quick: bool = False, seed: int = 0) -> dict[str, Any]:
                      **default_params(quick)},
         "learning": {"ruleset": "anti+dlygo", "measures": ["dsa", "procrustes", "cka"],
                      "grid": [0.0, 0.5, 1.0] if quick else [0.0, 0.25, 0.5, 0.75, 1.0], "pca": None},
+        "lorenz": {"trials": 20, "patterns": [0.5, 40.0], "n_restarts": 0, "tests": ["noise", "ratio"]} if quick
+        else {"trials": 30, "tests": ["regimes", "noise", "ratio"]},
         "feedback_alignment": ({"epochs": 2, "null_draws": 20, "width": 64, "n_blocks": 2, "seed": seed} if quick
                                else {"epochs": 10, "null_draws": 200, "width": 128, "n_blocks": 3, "seed": seed}),
     }
@@ -196,6 +200,9 @@ def _run_stage(stage: str, params: dict, out: Path, results: dict) -> dict:
     if stage == "feedback alignment":
         results["feedback_alignment"], reused = _feedback(params["feedback_alignment"], out)
         return {"reused": reused}
+    if stage == "lorenz":
+        results["lorenz"], reused = _lorenz(params["lorenz"], params["seed"], out)
+        return {"reused": reused}
     return {"reused": False}  # the report is always rewritten
 
 
@@ -242,6 +249,8 @@ def build_report(out: str | Path, rep=None):
     _section_transfer(rep, results["transfer"])
     _section_learning(rep, results["learning"], params["learning"])
     _section_feedback(rep, results["feedback_alignment"], out)
+    if "lorenz" in results:
+        _section_lorenz(rep, results["lorenz"], out)
     return rep
 
 
@@ -447,3 +456,35 @@ def _section_feedback(rep, fa: dict, out: Path) -> None:
     from .report.studies import feedback_alignment_section
 
     feedback_alignment_section(rep, fa, out / "feedback_alignment" / "feedback_alignment.png")
+
+
+def _lorenz(p: dict, seed: int, out: Path) -> tuple[dict, bool]:
+    from .studies import lorenz as lz
+    from .studies.lorenz_report import save
+
+    def compute() -> dict:
+        cfg = lz.tiny_config(seed=seed, **{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()})
+        res = lz.run_study(cfg)
+        save(res, out / "lorenz")
+        return res
+
+    return _cached_json(out / "lorenz" / "stage.json", {"seed": seed, **p}, compute)
+
+
+def _section_lorenz(rep, res: dict, out: Path) -> None:
+    from .studies.lorenz_report import effect_rows, head_to_head
+
+    headline = res.get("verdict", {}).get("headline", "")
+    rep.section("Lorenz attractor test cases (Guilhot et al. 2024), tiny setting",
+                finding=(f"{headline}. Tiny setting (few trajectories, small DSA rank): compare shapes, not values; "
+                         "the paper's setting is in docs/lorenz.md." if headline else None))
+    rep.text("DSA, CKA and Procrustes (all in radians) on the paper's Lorenz regime, noise and ratio tests, in a "
+             "seconds-scale setting (few trajectories, small DSA rank; see `docs/lorenz.md` for the paper's "
+             "setting).")
+    rep.table(head_to_head(res), caption="repalign beside the paper's numbers (different setting: compare shapes)")
+    if "noise_effects" in res:
+        rep.table(effect_rows(res["noise_effects"]), caption="scale-free effect sizes, bootstrap over pattern pairs")
+    fig = out / "lorenz" / "lorenz_noise_ratio.png"
+    if fig.exists():
+        rep.figure(fig, caption="noise and ratio tests, mean +- s.e.m. over pattern pairs")
+    rep.json("lorenz", res)

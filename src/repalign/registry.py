@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Iterable
 
 import numpy as np
 
+from ._memory import check_memory
 from ._validation import as_system, as_trials, check_same_samples
 
 # Vocabulary of invariances a measure may declare (transformations g with d(X, g(X)) = d(X, X)
@@ -105,6 +106,17 @@ class Measure:
     def _min_samples(self) -> int:
         return self.min_samples
 
+    def _memory_need(self, n: int, p: int) -> tuple[float, str] | None:
+        """Estimated peak bytes of ``_prepare`` on an ``(n, p)`` system, with a description of
+        the big arrays behind it (None: no check). The default covers the linear measures: a few
+        copies of the data and one min(n, p)^2 matrix (a covariance or an SVD's factor). Measures
+        whose work grows as n^2 override it (see :mod:`repalign._memory`)."""
+        k = min(n, p)
+        return 8.0 * (3 * n * p + 2 * k * k), f"copies of the {n:,} x {p:,} data and a {k:,} x {k:,} matrix (float64)"
+
+    # Advice printed when the memory guard refuses this measure.
+    memory_way_out: ClassVar[str] = "use fewer samples or features (e.g. project onto principal components first)"
+
     def _prepare(self, X: Any) -> Any:  # X: float64 (samples, features) or list of trials
         raise NotImplementedError
 
@@ -132,23 +144,42 @@ class Measure:
             return X
         if self.input == "trials":
             trials = as_trials(X, name)
-            state = self._named(self._prepare, trials, name)
             n = sum(t.shape[0] for t in trials)
+            self.check_memory(n, trials[0].shape[1], name)
+            state = self._named(self._prepare, trials, name)
             return Prepared(state, n, trials[0].shape[1], self.key)
         arr = as_system(X, name, min_samples=self._min_samples())
+        self.check_memory(arr.shape[0], arr.shape[1], name)
         state = self._named(self._prepare, arr, name)
         return Prepared(state, arr.shape[0], arr.shape[1], self.key)
 
+    def check_memory(self, n: int, p: int, name: str = "X", copies: int = 1) -> None:
+        """Raise :class:`~repalign._memory.MemoryBudgetError` if preparing ``copies`` systems of
+        shape ``(n, p)`` at once would exceed the memory budget."""
+        need = self._memory_need(n, p)
+        if need is None:
+            return
+        nbytes, arrays = need
+        what = f"'{self.name}' on {name} ({n} samples x {p} features)"
+        if copies > 1:
+            what, arrays = f"{what}, {copies} at once", f"{copies} x ({arrays})"
+        check_memory(copies * nbytes, what, arrays, self.memory_way_out)
+
     @staticmethod
     def _named(fn, data, name: str):
-        """Run a ``_prepare``; its errors call the system "X", so rename it to ``name``."""
+        """Run a ``_prepare``; its errors call the system "X", so rename it to ``name``, and
+        prefix ``name`` to an error that does not start with it (every bad input is named)."""
         try:
             return fn(data)
         except ValueError as exc:
             msg = str(exc)
-            if name != "X" and msg.startswith("X "):
-                raise ValueError(f"{name} {msg[2:]}") from None
-            raise
+            if msg.startswith("X "):
+                if name == "X":
+                    raise
+                raise _same_type(exc, f"{name} {msg[2:]}") from None
+            if msg.startswith(name):
+                raise
+            raise _same_type(exc, f"{name}: {msg}") from None
 
     def _check_prepared(self, p: Prepared, name: str) -> None:
         if p.measure_key != self.key:
@@ -194,6 +225,13 @@ class Measure:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
+
+
+def _same_type(exc: ValueError, msg: str) -> ValueError:
+    try:
+        return type(exc)(msg)
+    except TypeError:
+        return ValueError(msg)
 
 
 def _canonical(value: Any) -> str:

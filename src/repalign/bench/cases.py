@@ -58,6 +58,10 @@ DEFAULT_PARAMS: dict[str, dict[str, dict]] = {
         "noise_robustness": {"n_delays": 4, "rank": 2},
         "motifs": {"n_delays": 4, "rank": 2},
         "fixed_point_topology": {"n_delays": 4, "rank": 2},
+        # The paper-style Lorenz sets (200 steps, min-max scaled): a longer, sparser embedding.
+        "lorenz_regimes_matched": {"n_delays": 10, "delay_interval": 4, "rank": 8},
+        "lorenz_noise_matched": {"n_delays": 10, "delay_interval": 4, "rank": 8},
+        "lorenz_ratio_matched": {"n_delays": 10, "delay_interval": 4, "rank": 8},
     },
 }
 # The DMD spectrum comparison takes the same DMD parameters as DSA.
@@ -412,6 +416,11 @@ CASES: dict[str, Callable[..., CaseResult]] = {
     "motifs": case_motifs,
     "fixed_point_topology": case_fixed_point_topology,
 }
+
+# The matched-sample Lorenz cases of Guilhot et al. (their own module; it imports the helpers above).
+from .lorenz_cases import MATCHED_CASES  # noqa: E402
+
+CASES.update(MATCHED_CASES)
 
 
 def run_case(case: str, measure: str, params: dict | None = None, quick: bool = False, seed: int = 0) -> CaseResult:

@@ -31,7 +31,11 @@ def parse_params(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--param expects K=V; got {item!r}")
-        out[key.strip()] = None if value.strip().lower() in ("none", "null") else yaml.safe_load(value)
+        try:
+            out[key.strip()] = None if value.strip().lower() in ("none", "null") else yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"--param {key.strip()}: value {value!r} is not valid YAML "
+                             f"({' '.join(str(exc).split())})") from None
     return out
 
 
@@ -63,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
         params = parse_params(args.param)
         m = repalign.get_measure(args.measure, **params)
         X, Y = load_one(args.a, "A"), load_one(args.b, "B")
-        c = m.compare_detailed(m.prepare(X, "A"), m.prepare(Y, "B"))
+        a, b = m.prepare(X, "A"), m.prepare(Y, "B")
+        if m.matched_samples and a.n_samples != b.n_samples:
+            raise ValueError(f"A ({args.a}) has {a.n_samples} samples and B ({args.b}) has {b.n_samples}; "
+                             f"'{m.name}' needs the same samples (rows) in both")
+        c = m.compare_detailed(a, b)
     except ValueError as exc:
         print(f"repalign compare: error: {exc}", file=sys.stderr)
         return 2

@@ -121,6 +121,52 @@ def _run_groups_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_lorenz(studies) -> None:
+    p = studies.add_parser(
+        "lorenz",
+        help="the attractor test cases of Guilhot et al. 2024: DSA, CKA, Procrustes on Lorenz regimes, noise, motifs",
+        description=(
+            "Lorenz regimes (9 x 9 distances), noise and ratio tests over 42 pattern pairs and 3 epochs, and motif "
+            "composition, at the paper's settings; scale-free effect sizes with bootstrap intervals and a verdict "
+            "on 'DSA is more noise robust'. Writes lorenz.json, lorenz.md and PNGs; finished parts are kept in "
+            "OUT/parts and reused by a re-run with the same settings. See docs/lorenz.md."
+        ),
+    )
+    p.add_argument("--out", required=True, help="output directory (created if missing)")
+    p.add_argument("--quick", action="store_true", help="40 trajectories, 3 patterns (6 pairs), 15 motif pairs")
+    ic = p.add_mutually_exclusive_group()
+    ic.add_argument("--matched", action="store_const", const="matched", dest="ic",
+                    help="regime test with shared initial points only")
+    ic.add_argument("--paper-ic", action="store_const", const="paper", dest="ic",
+                    help="regime test with each system's own initial points only (default: both)")
+    p.add_argument("--measures", nargs="+", default=None, help="measures (default: dsa cka procrustes)")
+    p.add_argument("--tests", nargs="+", default=None, help="subset of: regimes noise ratio motifs")
+    p.add_argument("--motif-pairs", type=int, default=None, help="stratified sample of motif pairs (default: all)")
+    p.add_argument("--patterns", type=float, nargs="+", default=None,
+                   help="rho of the noise/ratio patterns (default: the paper's 0.5 5 10 15 30 40 50)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    p.set_defaults(func=_run_lorenz, ic=None)
+
+
+def _run_lorenz(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..studies import lorenz as lz
+    from ..studies.lorenz_report import cache_in, save
+
+    over = {k: v for k, v in {"ic": args.ic, "seed": args.seed, "motif_pairs": args.motif_pairs,
+                              "patterns": tuple(args.patterns) if args.patterns else None,
+                              "measures": tuple(args.measures) if args.measures else None,
+                              "tests": tuple(args.tests) if args.tests else None}.items() if v is not None}
+    cfg = lz.quick_config(**over) if args.quick else lz.Config(**over)
+    res = lz.run_study(cfg, progress=lambda msg: print(msg, flush=True),
+                       cache=cache_in(Path(args.out) / "parts", lambda part: lz.cache_key(cfg, part)))
+    paths = save(res, args.out)
+    print(res.get("verdict", {}).get("headline", ""))
+    print(f"wrote {', '.join(str(p) for p in paths.values())} ({res['seconds']:.1f} s)")
+    return 0
+
+
 def _register_transfer(studies) -> None:
     p = studies.add_parser(
         "transfer",
@@ -161,4 +207,4 @@ def _run_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
-STUDIES = [_register_feedback_alignment, _register_groups, _register_transfer]
+STUDIES = [_register_feedback_alignment, _register_groups, _register_transfer, _register_lorenz]

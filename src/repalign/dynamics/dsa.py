@@ -7,8 +7,12 @@
 2. *compare* (per pair): Procrustes over vector fields,
    ``min_{C in G} angle(A_v^X, C A_v^Y C^{-1})`` on unit-Frobenius-norm operators, by
    :func:`repalign.dynamics.vector_fields.vector_field_distance` (spectral starts, ``n_restarts``
-   seeded random restarts, a certified lower bound for O/SO).  With ``device`` set, ``pairwise``
-   sends all pairs of a block through the batched torch path (:func:`vector_field_distances`).
+   seeded random restarts, a certified lower bound for O/SO).  With ``amortise`` (default),
+   ``pairwise`` and the engine's chunks search all pairs together, each pair starting from
+   compositions of the transforms already found (:mod:`repalign.dynamics.amortised`); with
+   ``device`` set, ``pairwise`` sends all pairs of a block through the batched torch path
+   (:func:`vector_field_distances`).  ``effort`` ("fast", "default", "thorough") sets the search
+   budget.
 
 Invariances (of the score, for a system ``X`` of shape (time, units)):
 
@@ -37,7 +41,8 @@ import numpy as np
 
 from ..registry import Comparison, Measure, register
 from .dmd import DMD, DMD_PARAMS, check_dmd_params
-from .vector_fields import GROUPS, SCORES, vector_field_distance, vector_field_distances
+from .amortised import amortised_distances, amortised_pairs
+from .vector_fields import EFFORTS, GROUPS, SCORES, vector_field_distance, vector_field_distances
 
 __all__ = ["DSA", "dsa_from_operators"]
 
@@ -84,35 +89,78 @@ class DSA(Measure):
     is_metric = True  # for group O/SO (module docstring)
     matched_samples = False
     input = "trials"
-    defaults = {**DMD_PARAMS, "group": "O", "score": "angular", "n_restarts": 4, "seed": 0, "device": None}
+    defaults = {**DMD_PARAMS, "group": "O", "score": "angular", "n_restarts": 4, "seed": 0, "device": None,
+                "effort": "default", "amortise": True}
 
     def _validate_params(self) -> None:
         check_dmd_params(**{k: self.params[k] for k in DMD_PARAMS})
         _check_vf_params(self.group, self.score, self.n_restarts)
         _check_device(self.device, self.group)
-        if not (self.seed is None or isinstance(self.seed, (int, np.integer, np.random.Generator))):
-            raise ValueError(f"seed must be an int, None or numpy.random.Generator; got {self.seed!r}")
+        _check_search_knobs(self.effort, self.amortise)
+        self.seed = self.params["seed"] = _check_seed(self.seed)
 
     def _prepare(self, trials: list[np.ndarray]) -> _DSAState:
         dmd = DMD(**{k: self.params[k] for k in DMD_PARAMS}).fit(trials)
+        if not np.any(dmd.A_v):
+            raise ValueError("X has a zero DMD operator (its fitted linear dynamics map every state to 0); "
+                             "DSA's angular score is undefined for it")
         return _DSAState(dmd.A_v, dmd.eigenvalues, dmd.rank, dmd.fit_error)
 
     def _compare(self, a: _DSAState, b: _DSAState) -> Comparison:
         A, B = _canonical_order(a.A, b.A)
         res = vector_field_distance(
-            A, B, group=self.group, score=self.score, n_restarts=self.n_restarts, seed=self.seed
+            A, B, group=self.group, score=self.score, n_restarts=self.n_restarts, seed=self.seed,
+            effort=self.effort,
         )
         return Comparison(float(res.score), {k: getattr(res, k) for k in _VF_EXTRAS})
 
     def _compare_many(self, states_a: list, states_b: list, symmetric: bool = False) -> np.ndarray | None:
         """With ``device`` set, all pairs of the block descend together in torch on that device
         (:func:`vector_field_distances`); otherwise None (one numpy search per pair)."""
-        if self.device is None:
+        if self.device is None and not self.amortise:
             return None
         ops_a = [s.A for s in states_a]
         ops_b = ops_a if symmetric else [s.A for s in states_b]
+        if self.device is None:
+            return amortised_distances(ops_a, None if symmetric else ops_b, group=self.group, score=self.score,
+                                       n_restarts=self.n_restarts, effort=self.effort, seed=self.seed)
         return _operator_block(ops_a, ops_b, symmetric, group=self.group, score=self.score,
-                               n_restarts=self.n_restarts, seed=self.seed, device=self.device)
+                               n_restarts=self.n_restarts, seed=self.seed, device=self.device, effort=self.effort)
+
+    def compare_pairs(self, prepared: dict, pairs: list) -> dict | None:
+        """The engine's hook for a chunk: {(a, b): Comparison} for the index pairs ``pairs`` into
+        ``prepared`` (index -> Prepared), by the amortised search (the chunk's pairs share their
+        solutions); None when ``amortise`` is off or ``device`` is set (then the block or per-pair
+        path runs)."""
+        if self.device is not None or not self.amortise:
+            return None
+        ops = {i: p.state.A for i, p in prepared.items()}
+        keys = sorted(ops)
+        index = {k: t for t, k in enumerate(keys)}
+        found = amortised_pairs([ops[k] for k in keys], [(index[a], index[b]) for a, b in pairs],
+                                group=self.group, score=self.score, n_restarts=self.n_restarts,
+                                effort=self.effort, seed=self.seed)
+        return {(a, b): Comparison(float(r.score), {k: getattr(r, k) for k in _VF_EXTRAS})
+                for (a, b), r in ((p, found[(index[p[0]], index[p[1]])]) for p in pairs)}
+
+
+def _check_search_knobs(effort: Any, amortise: Any) -> None:
+    if not (isinstance(effort, str) and effort in EFFORTS):
+        raise ValueError(f"effort must be one of {tuple(EFFORTS)}; got {effort!r}")
+    if not isinstance(amortise, (bool, np.bool_)):
+        raise ValueError(f"amortise must be True or False; got {amortise!r}")
+
+
+def _check_seed(seed: Any) -> int | None:
+    """A non-negative int or None. A numpy Generator is drawn from once, here, so that the measure's
+    key (and a sweep store's rows) stay the same for every use of this measure instance."""
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(2**31))
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, None or numpy.random.Generator; got {seed!r}")
+    return int(seed)
 
 
 def _check_device(device: Any, group: Any) -> None:
@@ -122,6 +170,16 @@ def _check_device(device: Any, group: Any) -> None:
         raise ValueError(f"device must be None, a string such as 'cpu' or 'cuda', or a torch.device; got {device!r}")
     if group == "GL":
         raise ValueError("device (the batched torch path) supports group 'O' and 'SO', not 'GL'")
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"device {device!r} is not a torch device ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine; use device='cpu' or None")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def _operator_block(
@@ -147,6 +205,7 @@ def _operator_block(
 def dsa_from_operators(
     As: Sequence[Any], Bs: Sequence[Any] | None = None, *, group: str = "O", score: str = "angular",
     n_restarts: int = 4, seed: Any = 0, tol: float = 1e-10, max_iter: int = 3000, device: Any = None,
+    effort: str = "default", amortise: bool = True,
 ) -> np.ndarray:
     """DSA scores between precomputed operators (e.g. ``DMD(...).fit(X).A_v``).
 
@@ -154,20 +213,28 @@ def dsa_from_operators(
     :func:`vector_field_distance` scores, or the symmetric (N, N) matrix of ``As`` against
     themselves (upper triangle computed, mirrored). Every pair uses the same ``seed``. With
     ``device`` ("cpu", "cuda", ...), all pairs descend together in torch on that device
-    (:func:`vector_field_distances`; for GPUs).
+    (:func:`vector_field_distances`; for GPUs).  Without ``device`` and with ``amortise`` (the
+    default) the pairs share their solutions (:mod:`repalign.dynamics.amortised`): a pair's score
+    can then differ from its one-pair search (docs/dsa_optimiser.md); ``amortise=False`` searches
+    every pair alone.  ``effort``: "fast", "default" or "thorough" (see vector_field_distance).
     """
     _check_vf_params(group, score, n_restarts)
     _check_device(device, group)
+    _check_search_knobs(effort, amortise)
     if len(As) == 0 or (Bs is not None and len(Bs) == 0):
         raise ValueError("As (and Bs when given) must contain at least one operator")
     if device is not None:
         return _operator_block(As, As if Bs is None else Bs, Bs is None, group=group, score=score,
-                               n_restarts=n_restarts, seed=seed, tol=tol, max_iter=max_iter, device=device)
+                               n_restarts=n_restarts, seed=seed, tol=tol, max_iter=max_iter, device=device,
+                               effort=effort)
+    if amortise:
+        return amortised_distances(As, Bs, group=group, score=score, n_restarts=n_restarts, effort=effort,
+                                   seed=seed, tol=tol, max_iter=max_iter)
 
     def one(A: Any, B: Any) -> float:
         A, B = _canonical_order(np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64))
         return vector_field_distance(A, B, group=group, score=score, n_restarts=n_restarts,
-                                     seed=seed, tol=tol, max_iter=max_iter).score
+                                     seed=seed, tol=tol, max_iter=max_iter, effort=effort).score
 
     if Bs is not None:
         return np.array([[one(A, B) for B in Bs] for A in As], dtype=np.float64)

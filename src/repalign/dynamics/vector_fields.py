@@ -68,7 +68,7 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import check_finite, check_random_state, to_numpy
 
-__all__ = ["VectorFieldResult", "vector_field_distance", "vector_field_distances", "procrustes_lower_bound"]
+__all__ = ["VectorFieldResult", "vector_field_distance", "vector_field_distances", "procrustes_lower_bound", "EFFORTS"]
 
 GROUPS = ("O", "SO", "GL")
 SCORES = ("angular", "euclidean")
@@ -77,6 +77,15 @@ _SCREEN_TOL = 1e-4  # gradient norm to which every start is descended before the
 _MAX_STEP = 0.5  # longest step (Frobenius norm of the skew W) tried by the line search
 _TCG_THETA = 0.5  # inner CG accuracy exponent: local convergence of order 1 + theta
 _SINGLE_THREAD_MAX_N = 256  # below this size BLAS threads only add contention
+# effort -> (factor on n_restarts, gradient norm to which every start is descended); "default" is
+# the search of docs/dsa_optimiser.md; failure rates of each in docs/dsa_optimiser.md ("Effort")
+EFFORTS = {"fast": (0.25, 1e-3), "default": (1.0, _SCREEN_TOL), "thorough": (4.0, 1e-5)}
+
+
+def _effort_search(n_restarts: int, effort: str) -> tuple[int, float]:
+    """(n_restarts actually used, screening gradient tolerance) for an effort level."""
+    factor, screen_tol = EFFORTS[effort]
+    return (int(np.ceil(n_restarts * factor)) if n_restarts else 0), screen_tol
 
 
 def _search_budget(n: int, n_restarts: int) -> int:
@@ -150,7 +159,9 @@ def _check_options(group: str, score: str) -> None:
 
 
 # ----------------------------------------------------------------------------- scores and bound
-def _check_search_params(n_restarts: Any, tol: Any, max_iter: Any) -> None:
+def _check_search_params(n_restarts: Any, tol: Any, max_iter: Any, effort: Any = "default") -> None:
+    if not (isinstance(effort, str) and effort in EFFORTS):
+        raise ValueError(f"effort must be one of {tuple(EFFORTS)}; got {effort!r}")
     if not (isinstance(n_restarts, (int, np.integer)) and n_restarts >= 0):
         raise ValueError(f"n_restarts must be a non-negative integer; got {n_restarts!r}")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
@@ -231,11 +242,17 @@ def _real_orthogonal_from_complex(C: np.ndarray) -> np.ndarray | None:
     return _polar(X)
 
 
-def _spectral_candidates(A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
-    """Orthogonal candidates C with C B C^T ~ A from eigenvector alignment (see module docstring)."""
+def _decompositions(A: np.ndarray) -> tuple:
+    """What the structured starts need of one operator: eig(A) and the eigenvectors of A + A^T."""
+    return np.linalg.eig(A), np.linalg.eigh(A + A.T)[1]
+
+
+def _spectral_candidates(A: np.ndarray, B: np.ndarray, dec: tuple | None = None) -> list[np.ndarray]:
+    """Orthogonal candidates C with C B C^T ~ A from eigenvector alignment (see module docstring);
+    ``dec``: (_decompositions(A), _decompositions(B)) when computed already."""
     n = A.shape[0]
-    lam_a, Va = np.linalg.eig(A)
-    lam_b, Vb = np.linalg.eig(B)
+    (lam_a, Va), Ua = dec[0] if dec is not None else _decompositions(A)
+    (lam_b, Vb), Ub = dec[1] if dec is not None else _decompositions(B)
     cost = np.abs(lam_a[:, None] - lam_b[None, :]) ** 2
     rows, cols = linear_sum_assignment(cost)
     Va, Vb = Va[:, rows], Vb[:, cols]
@@ -255,10 +272,7 @@ def _spectral_candidates(A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
         C = _real_orthogonal_from_complex((Va * d) @ Vb_inv)
         if C is not None:
             out.append(C)
-    # symmetric parts aligned in sorted eigen-order (exact when both operators are symmetric)
-    _, Ua = np.linalg.eigh(A + A.T)
-    _, Ub = np.linalg.eigh(B + B.T)
-    out.append(Ua @ Ub.T)
+    out.append(Ua @ Ub.T)  # symmetric parts aligned in sorted eigen-order (exact when both are symmetric)
     return out
 
 
@@ -602,14 +616,15 @@ def _refine_orthogonal(
 
 
 def _search_starts(
-    A: np.ndarray, B: np.ndarray, special: bool, n_restarts: int, rng: np.random.Generator, tol: float
+    A: np.ndarray, B: np.ndarray, special: bool, n_restarts: int, rng: np.random.Generator, tol: float,
+    dec: tuple | None = None,
 ) -> VectorFieldResult | tuple[np.ndarray, list[str], float]:
     """The starts of the search (structured, then Haar-random) with their kinds and the lower bound;
     or the result itself when a structured start is a certified global optimum."""
     n = A.shape[0]
     lb_loss = _lower_bound_loss(A, B)
     try:
-        starts = _spectral_candidates(A, B)
+        starts = _spectral_candidates(A, B, dec)
     except (np.linalg.LinAlgError, ValueError):
         starts = []
     kinds = ["spectral"] * (len(starts) - 1) + ["symmetric"] * (len(starts) > 0)
@@ -651,14 +666,14 @@ def _finish_search(
 
 def _orthogonal_search(
     A: np.ndarray, B: np.ndarray, special: bool, n_restarts: int, rng: np.random.Generator,
-    tol: float, max_iter: int,
+    tol: float, max_iter: int, screen_tol: float = _SCREEN_TOL,
 ) -> VectorFieldResult:
     """Structured and random starts, batched L-BFGS descent, trust-region polish of the best."""
     found = _search_starts(A, B, special, n_restarts, rng, tol)
     if isinstance(found, VectorFieldResult):
         return found
     starts, kinds, lb_loss = found
-    descended = _lbfgs(A, B, starts, max(tol, _SCREEN_TOL), max_iter)
+    descended = _lbfgs(A, B, starts, max(tol, screen_tol), max_iter)
     return _finish_search(A, B, descended, kinds, lb_loss, tol, max_iter)
 
 
@@ -705,9 +720,10 @@ def _gl_candidates(A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
 
 
 def _gl_search(
-    A: np.ndarray, B: np.ndarray, score: str, n_restarts: int, rng: np.random.Generator, tol: float, max_iter: int
+    A: np.ndarray, B: np.ndarray, score: str, n_restarts: int, rng: np.random.Generator, tol: float, max_iter: int,
+    screen_tol: float = _SCREEN_TOL,
 ) -> VectorFieldResult:
-    orth = _orthogonal_search(A, B, False, n_restarts, rng, tol, max_iter)
+    orth = _orthogonal_search(A, B, False, n_restarts, rng, tol, max_iter, screen_tol)
     f = _gl_objective(A, B, score)
     best = None
     run = orth.restarts
@@ -737,7 +753,7 @@ def _gl_score(A: np.ndarray, B: np.ndarray, C: np.ndarray, score: str) -> float:
 # ----------------------------------------------------------------------------- public entry point
 def vector_field_distance(
     A: Any, B: Any, *, group: str = "O", score: str = "angular", n_restarts: int = 4,
-    seed: Any = 0, tol: float = 1e-10, max_iter: int = 3000,
+    seed: Any = 0, tol: float = 1e-10, max_iter: int = 3000, effort: str = "default",
 ) -> VectorFieldResult:
     """Procrustes distance between two linear vector fields (DSA's similarity-transform distance).
 
@@ -747,21 +763,24 @@ def vector_field_distance(
     search effort: 8 * n_restarts seeded Haar starts (``seed``) for n <= 32, ceil(n_restarts / 4)
     above, besides the three structured starts; ``tol`` bounds the Riemannian gradient norm (and
     the gap to the lower bound that certifies a global optimum); ``max_iter`` caps all iterations
-    spent on the returned start.  See the module docstring.
+    spent on the returned start.  ``effort`` ("fast", "default", "thorough") scales the random
+    starts (n_restarts x 1/4, 1, 4) and the gradient norm every start is descended to (1e-3,
+    1e-4, 1e-5); failure rates of each in docs/dsa_optimiser.md.  See the module docstring.
     """
     _check_options(group, score)
-    _check_search_params(n_restarts, tol, max_iter)
+    _check_search_params(n_restarts, tol, max_iter, effort)
+    n_restarts, screen_tol = _effort_search(int(n_restarts), effort)
     rng = check_random_state(seed)
     Ah, Bh = _prepare_pair(A, B)
     small = Ah.shape[0] <= _SINGLE_THREAD_MAX_N
     with threadpool_limits(limits=1, user_api="blas") if small else nullcontext():
         if group == "GL":
-            res = _gl_search(Ah, Bh, score, int(n_restarts), rng, float(tol), int(max_iter))
+            res = _gl_search(Ah, Bh, score, n_restarts, rng, float(tol), int(max_iter), screen_tol)
             value = _gl_score(Ah, Bh, res.C, score)
             return VectorFieldResult(
                 value, res.loss, res.C, float("nan"), res.converged, res.n_iter, res.restarts, res.method
             )
-        res = _orthogonal_search(Ah, Bh, group == "SO", int(n_restarts), rng, float(tol), int(max_iter))
+        res = _orthogonal_search(Ah, Bh, group == "SO", n_restarts, rng, float(tol), int(max_iter), screen_tol)
     return _scored(res, score)
 
 
@@ -776,7 +795,7 @@ def _scored(res: VectorFieldResult, score: str) -> VectorFieldResult:
 def vector_field_distances(
     As: Sequence[Any], Bs: Sequence[Any], *, group: str = "O", score: str = "angular",
     n_restarts: int = 4, seed: Any = 0, tol: float = 1e-10, max_iter: int = 3000,
-    device: Any = "cpu",
+    device: Any = "cpu", effort: str = "default",
 ) -> list[VectorFieldResult]:
     """:func:`vector_field_distance` for the pairs ``(As[i], Bs[i])`` at once, in torch.
 
@@ -795,7 +814,8 @@ def vector_field_distances(
     _check_options(group, score)
     if group == "GL":
         raise ValueError("group must be 'O' or 'SO' for vector_field_distances; use vector_field_distance for 'GL'")
-    _check_search_params(n_restarts, tol, max_iter)
+    _check_search_params(n_restarts, tol, max_iter, effort)
+    n_restarts, screen_tol = _effort_search(int(n_restarts), effort)
     if len(As) != len(Bs):
         raise ValueError(f"As and Bs must hold the same number of operators; got {len(As)} and {len(Bs)}")
     from . import _torch_vf  # torch only when this path is used
@@ -815,7 +835,7 @@ def vector_field_distances(
         B_rep = np.concatenate([np.repeat(Bh[None], k, 0) for (_, _, Bh, *_), k in zip(items, counts)])
         starts = np.concatenate([item[3] for item in items])
         C, f, gnorm, iters = _torch_vf.lbfgs_many(
-            A_rep, B_rep, starts, max(float(tol), _SCREEN_TOL), int(max_iter), device=device
+            A_rep, B_rep, starts, max(float(tol), screen_tol), int(max_iter), device=device
         )
         offsets = np.concatenate([[0], np.cumsum(counts)])
         for (i, Ah, Bh, _, kinds, lb_loss), lo, hi in zip(items, offsets[:-1], offsets[1:]):

@@ -23,10 +23,16 @@ def load(db: str | os.PathLike) -> "Results":
     """
     import pandas as pd
 
+    import sqlite3
+
     with Store.open_existing(db) as store:
-        raw = pd.read_sql_query("SELECT * FROM results ORDER BY id", store.conn)
-        systems = pd.read_sql_query("SELECT name, hash, source, position FROM systems ORDER BY position", store.conn)
-        measures = pd.read_sql_query("SELECT * FROM measures", store.conn)
+        try:
+            raw = pd.read_sql_query("SELECT * FROM results ORDER BY id", store.conn)
+            systems = pd.read_sql_query("SELECT name, hash, source, position FROM systems ORDER BY position",
+                                        store.conn)
+            measures = pd.read_sql_query("SELECT * FROM measures", store.conn)
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            raise ValueError(f"store {os.fspath(db)} cannot be read ({exc})") from None
     return Results(raw, systems, os.fspath(db), measures)
 
 

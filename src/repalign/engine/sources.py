@@ -81,6 +81,8 @@ def _read_file(path: str, key: str | None, name: str) -> np.ndarray:
         raise ValueError(f"system '{name}': file not found: {path}")
     suffix = Path(path).suffix.lower()
     try:
+        if suffix == ".npy" and key is not None:
+            raise ValueError(f"{path} is a .npy file holding one array, without keys; drop ':{key}'")
         if suffix == ".npy":
             with open(path, "rb") as f:
                 if f.read(6) != b"\x93NUMPY":

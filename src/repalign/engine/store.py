@@ -106,6 +106,8 @@ class Store:
     @classmethod
     def open(cls, path: str | os.PathLike, create: bool = True) -> "Store":
         path = os.fspath(path)
+        if os.path.isdir(path):
+            raise ValueError(f"store {path} is a directory; give a file path such as {os.path.join(path, 'results.db')}")
         exists = os.path.exists(path) and os.path.getsize(path) > 0
         if not exists and not create:
             raise ValueError(f"no results database at {path}")
@@ -227,10 +229,12 @@ def _check_sqlite_file(path: str) -> None:
 def _init(conn: sqlite3.Connection, path: str, create: bool) -> None:
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables:
+            _check_meta(conn, path, tables)
     except sqlite3.DatabaseError as exc:
         raise ValueError(f"store {path} is not a readable repalign results database ({exc})") from None
     if tables:
-        _check_meta(conn, path, tables)
+        _check_integrity(conn, path)
     elif not create:
         raise ValueError(f"store {path} is an empty database, not a repalign results database")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -242,6 +246,19 @@ def _init(conn: sqlite3.Connection, path: str, create: bool) -> None:
                 "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
                 [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION))],
             )
+
+
+def _check_integrity(conn: sqlite3.Connection, path: str) -> None:
+    """``PRAGMA quick_check`` (reads every page once): a store whose header is intact but whose
+    pages are damaged is refused here, with its name, rather than failing midway through a sweep."""
+    try:
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as exc:
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        detail = " ".join("; ".join(problems).split())[:200]
+        raise ValueError(f"store {path} is damaged ({detail}); restore it from a backup, "
+                         "or move it away and re-run (results are recomputed)")
 
 
 def _check_meta(conn: sqlite3.Connection, path: str, tables: set) -> None:

@@ -27,8 +27,9 @@ Where prepare runs
 * Expensive measures (``cache_prepared="auto"``: a measure whose class sets
   ``expensive_prepare = True``, or any ``input == "trials"`` measure, i.e. the DMD-based
   ones): each needed system is prepared exactly once, in parallel on the backend, returned
-  to the client and pickled into ``<store>.cache/<measure-key digest>/<content hash>.pkl``
-  (atomic rename). Chunks then carry prepared states, read from that cache by the client.
+  to the client and written to ``<store>.cache/<measure-key digest>/<content hash>.npz``
+  (atomic rename; arrays field by field, no pickle: see :mod:`.statefile`; a damaged entry
+  is recomputed). Chunks then carry prepared states, read from that cache by the client.
   Re-runs reuse the cache; the cache only ever holds results of deterministic prepares
   keyed by content and parameters, so deleting it is always safe.
 
@@ -48,7 +49,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import socket
 import time
 from collections import OrderedDict
@@ -59,7 +59,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..registry import Measure, Prepared, get_measure
+from ..registry import Comparison, Measure, Prepared, get_measure
+from . import statefile
 from .sources import System, file_signature, hash_systems, resolve_systems
 from .store import Store, canonical_json, measure_key, to_jsonable
 
@@ -391,7 +392,11 @@ def _run_chunk(chunk: _Chunk) -> dict:
         if bad is not None:
             rec.update(status="failed", error=bad.message, seconds=0.0)
         elif block is not None:
-            rec.update(status="ok", score=block[0][(ia, ib)], seconds=block[1])
+            value = block[0][(ia, ib)]
+            if isinstance(value, Comparison):  # from a measure's compare_pairs: with extras
+                rec.update(status="ok", score=float(value.score), extras=value.extras, seconds=block[1])
+            else:
+                rec.update(status="ok", score=value, seconds=block[1])
         else:
             t = time.perf_counter()
             try:
@@ -475,10 +480,21 @@ def _nbytes(obj, depth: int = 0) -> int:
 def _try_block(m: Measure, pairs: list, prepared: dict):
     """Scores of the chunk from one vectorised ``compare_many`` call, when the measure has
     one and every system prepared; None to compare pair by pair (which also pinpoints a
-    failing pair). Extras are not available from a block, so they are empty."""
-    if type(m)._compare_many is Measure._compare_many or len(pairs) < 4:
+    failing pair). Extras are not available from a block, so they are empty. A measure with a
+    ``compare_pairs(prepared, pairs)`` hook (DSA's amortised search: the chunk's pairs share their
+    solutions) scores exactly the chunk's pairs, with extras."""
+    if len(pairs) < 2 or any(isinstance(p, _PrepareError) for p in prepared.values()):
         return None
-    if any(isinstance(p, _PrepareError) for p in prepared.values()):
+    hook = getattr(m, "compare_pairs", None)
+    if callable(hook):
+        t = time.perf_counter()
+        try:
+            found = hook(prepared, pairs)
+        except Exception:
+            found = None  # the per-pair path records the failing pair
+        if found is not None and all(np.isfinite(c.score) for c in found.values()):
+            return found, (time.perf_counter() - t) / len(pairs)
+    if type(m)._compare_many is Measure._compare_many or len(pairs) < 4:
         return None
     rows = sorted({a for a, _ in pairs})
     cols = sorted({b for _, b in pairs})
@@ -531,13 +547,19 @@ def cache_dir(store_path: str) -> str:
 
 def _cache_path(store_path: str, mkey: str, h: str) -> str:
     digest = hashlib.blake2b(mkey.encode(), digest_size=10).hexdigest()
-    return os.path.join(cache_dir(store_path), digest, f"{h}.pkl")
+    return os.path.join(cache_dir(store_path), digest, f"{h}.npz")
 
 
 def _prepare_cached(st: Store, ex, m: Measure, mkey: str, systems, hashes, needed, summary, progress):
     """Prepare each needed system once (in parallel), caching states on disk; returns the
-    payload function that chunks use (reads a state back from the cache)."""
+    payload function that chunks use (reads a state back from the cache).
+
+    Cache files are ``.npz`` written field by field (:mod:`.statefile`) and read with
+    ``allow_pickle=False``: a planted or damaged entry cannot run code; it fails to decode and
+    the state is recomputed (and rewritten). A state that cannot be stored without pickle is
+    kept in memory instead."""
     errors: dict[int, str] = {}
+    in_memory: dict[int, Prepared] = {}
     todo = [int(i) for i in needed if not os.path.exists(_cache_path(st.path, mkey, hashes[i]))]
     summary.prepared_cached += len(needed) - len(todo)
     bar = _bar(None, progress, f"{m.name} prepare", True, total=len(todo))
@@ -546,6 +568,9 @@ def _prepare_cached(st: Store, ex, m: Measure, mkey: str, systems, hashes, neede
         for i, state in ex.map(_prepare_task, tasks):
             if isinstance(state, _PrepareError):
                 errors[i] = state.message
+            elif isinstance(state, Prepared):
+                in_memory[i] = state
+                summary.prepared += 1
             else:
                 _atomic_write(_cache_path(st.path, mkey, hashes[i]), state)
                 summary.prepared += 1
@@ -556,8 +581,22 @@ def _prepare_cached(st: Store, ex, m: Measure, mkey: str, systems, hashes, neede
     def payload(i: int):
         if i in errors:
             return _PrepareError(errors[i])
-        with open(_cache_path(st.path, mkey, hashes[i]), "rb") as f:
-            return pickle.load(f)
+        if i in in_memory:
+            return in_memory[i]
+        path = _cache_path(st.path, mkey, hashes[i])
+        try:
+            state = statefile.load_file(path)
+            if isinstance(state, Prepared) and state.measure_key == m.key:
+                return state
+        except (OSError, statefile.StateFileError):
+            pass
+        state = _prepare_item(m, systems[i])  # damaged, truncated or foreign entry: recompute
+        if isinstance(state, Prepared):
+            try:
+                _atomic_write(path, statefile.dumps(state))
+            except statefile.StateFileError:
+                pass
+        return state
 
     return payload
 
@@ -565,7 +604,12 @@ def _prepare_cached(st: Store, ex, m: Measure, mkey: str, systems, hashes, neede
 def _prepare_task(chunk: _Chunk):
     (i, item), = chunk.items.items()
     state = _prepare_item(chunk.measure, item)  # once per system: no memo needed
-    return i, state if isinstance(state, _PrepareError) else pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    if isinstance(state, _PrepareError):
+        return i, state
+    try:
+        return i, statefile.dumps(state)
+    except statefile.StateFileError:
+        return i, state  # not storable without pickle: the client keeps it in memory
 
 
 def _atomic_write(path: str, data: bytes) -> None:

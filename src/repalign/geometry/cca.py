@@ -26,6 +26,7 @@ some canonical correlations are 1 regardless of the data: use many more samples 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,20 @@ def _cca_state(X: np.ndarray, name: str = "X") -> _CCAState:
     return _CCAState(U, s[:, None] * Vt, s)
 
 
+def warn_if_saturated(ra: int, rb: int, n: int, name: str) -> None:
+    """CCA on ranks with r_a + r_b >= n: the two column spaces (in the (n - 1)-dimensional centred
+    sample space) must share directions, so correlations of 1 appear whatever the data, and with a
+    full-rank system every pair scores 1.0."""
+    if ra + rb >= n:
+        warnings.warn(
+            f"'{name}': rank_x + rank_y = {ra} + {rb} >= n_samples = {n}, so the centred column spaces "
+            "overlap whatever the data and canonical correlations of 1 appear (every pair can score 1.0); "
+            "use more samples than the two ranks together, or 'svcca' with fewer components",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
 def _correlations(Qa: np.ndarray, Qb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(U, rho): left singular vectors and the min(r_a, r_b) canonical correlations."""
     U, rho, _ = np.linalg.svd(Qa.T @ Qb, full_matrices=False)
@@ -94,6 +109,7 @@ class _CCABase(Measure):
         return _cca_state(X, "X")
 
     def _compare(self, a: _CCAState, b: _CCAState) -> Comparison:
+        warn_if_saturated(a.Q.shape[1], b.Q.shape[1], a.Q.shape[0], self.name)
         _, rho = _correlations(a.Q, b.Q)
         vals = rho**2 if self.statistic == "mean_squared" else rho
         return Comparison(float(np.mean(vals)), {"correlations": rho})
@@ -179,6 +195,7 @@ class PWCCA(_CCABase):
     defaults = {}
 
     def _compare(self, a: _CCAState, b: _CCAState) -> Comparison:
+        warn_if_saturated(a.Q.shape[1], b.Q.shape[1], a.Q.shape[0], self.name)
         U, rho = _correlations(a.Q, b.Q)
         # <h_i, x_j> = (U^T Q_x^T X_c)_ij = (U^T R)_ij
         alpha = np.abs(U.T @ a.R).sum(axis=1)

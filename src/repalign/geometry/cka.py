@@ -90,6 +90,19 @@ class CKA(Measure):
     def _min_samples(self) -> int:
         return 4 if self.debiased else 2
 
+    memory_way_out = ("use kernel='linear' with fewer features than samples (computed in feature space, "
+                      "no n x n matrix), or fewer samples")
+
+    def _memory_need(self, n: int, p: int) -> tuple[float, str]:
+        """RBF: squared distances, their median's copy and the kernel (~3.5 n x n float64);
+        linear: the n x n Gram and its square when p > n, else the p x p cross product."""
+        data = 3.0 * n * p * 8
+        if self.kernel == "rbf":
+            return data + 3.5 * n * n * 8, f"~3.5 n x n float64 matrices, n = {n:,}"
+        if p > n:
+            return data + 2.0 * n * n * 8, f"the {n:,} x {n:,} Gram matrix and its square (float64)"
+        return data + 2.0 * p * p * 8, f"the data and a {p:,} x {p:,} cross product (float64)"
+
     # ------------------------------------------------------------------ prepare
     def _prepare(self, X: np.ndarray):
         Xc = X - X.mean(axis=0)
@@ -120,6 +133,16 @@ class CKA(Measure):
             return _GramState(K, r, s, float(self_hsic))
         Kc = _center_gram(K)
         return _GramState(Kc, np.zeros(0), 0.0, float(np.sum(Kc * Kc)))
+
+    def _permute_state(self, state, rows: np.ndarray):
+        """The state of the row-permuted system ``X[rows]``, without recomputing it (for nulls):
+        rows of the centred data (and of its Gram), or rows and columns of the kernel matrix.
+        HSIC(X, X) and the kernel bandwidth do not depend on the order of samples."""
+        if isinstance(state, _GramState):
+            rowsum = state.rowsum[rows] if state.rowsum.size else state.rowsum
+            return _GramState(state.K[np.ix_(rows, rows)], rowsum, state.total, state.self_hsic)
+        gram = None if state.gram is None else state.gram[np.ix_(rows, rows)]
+        return _FeatureState(state.Xc[rows], state.row_sq[rows], state.self_hsic, gram)
 
     # ------------------------------------------------------------------ compare
     def _cross(self, a, b) -> float:
@@ -234,9 +257,17 @@ def _pairwise_trace_kl(Xa: list, Xb: list, symmetric: bool) -> np.ndarray:
 
 def _blocked_gram_cross(Xa: list, Xb: list, symmetric: bool, max_bytes: int = 2**30) -> np.ndarray:
     """tr(K_i L_j) from upper triangles of the Gram matrices, in memory-bounded blocks."""
+    from .._memory import check_memory, memory_budget
+
     n = Xa[0].shape[0]
+    weights_len = n + n * (n - 1) // 2
+    max_bytes = int(min(max_bytes, memory_budget()[0] / 4))
+    # One Gram, its triangle indices (2 int64) and feature vector, plus two blocks of feature vectors.
+    need = 8 * (n * n + 3 * weights_len) + 2 * max(max_bytes, 8 * weights_len)
+    check_memory(need, f"CKA's Gram-matrix route on systems of {n:,} samples",
+                 f"a {n:,} x {n:,} Gram and vectors of its {weights_len:,} upper-triangle entries",
+                 "use fewer samples, or systems with fewer features than samples")
     iu = np.triu_indices(n, 1)
-    weights_len = n + iu[0].size
 
     def features(X):  # v with <v_K, v_L> = tr(K L): diagonal once, off-diagonal twice
         K = X @ X.T

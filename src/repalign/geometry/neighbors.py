@@ -99,6 +99,13 @@ class MutualKNN(Measure):
     def _min_samples(self) -> int:
         return int(self.k) + 1
 
+    def _memory_need(self, n: int, p: int) -> tuple[float, str]:
+        """Distances are built in row blocks of at most 2^22 entries (a few copies of a block),
+        never the whole n x n matrix; plus the normalised data and the (n, k) neighbour lists."""
+        block = min(n * n, max(n, _CHUNK_ELEMS))
+        need = 8.0 * (4 * block + 2 * n * p + 3 * n * int(self.k))
+        return need, f"row blocks of the {n:,} x {n:,} distance matrix ({block:,} entries at a time)"
+
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         if self.metric == "euclidean":
             check_nonconstant(X - X.mean(axis=0), "X", "mutual k-NN")
@@ -166,6 +173,12 @@ class RidgeR2(Measure):
         return RidgeCV(alphas=self._alphas)
 
     def _compare(self, X: np.ndarray, Y: np.ndarray) -> Comparison:
+        n, p = X.shape
+        if p > n:  # RidgeCV's leave-one-out route works on the n x n Gram matrix and its eigenvectors
+            from .._memory import check_memory
+
+            check_memory(8.0 * (4 * n * n + 2 * n * (p + Y.shape[1])), f"ridge_r2 with {n:,} samples x {p:,} features",
+                         f"{n:,} x {n:,} Gram matrices of the leave-one-out ridge", "use fewer samples or features")
         pred = np.empty_like(Y)
         chosen = []
         from sklearn.model_selection import KFold
@@ -173,7 +186,7 @@ class RidgeR2(Measure):
         folds = KFold(int(self.n_folds), shuffle=True, random_state=self._fold_seed)
         for train, test in folds.split(X):
             model = self._model().fit(X[train], Y[train])
-            pred[test] = model.predict(X[test])
+            pred[test] = np.reshape(model.predict(X[test]), (len(test), -1))  # 1-D for a single unit
             chosen.append(float(getattr(model, "alpha_", self._alphas[0])))
         ss_res = np.sum((Y - pred) ** 2)
         ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2)

@@ -475,6 +475,28 @@ def _n_conditions(m: int, name: str, minimum: int = 3) -> int:
     return n
 
 
+def _permuted_condensed(d: np.ndarray, rows: np.ndarray, block: int = 2**18) -> np.ndarray:
+    """Condensed RDM of the conditions reordered by ``rows`` (new i = old rows[i]), built in
+    blocks of whole rows of about ``block`` entries, so that no index array as large as the RDM
+    is formed."""
+    n = rows.size
+    out = np.empty_like(d)
+    counts = n - 1 - np.arange(n - 1)  # entries of condensed row i
+    ends = np.cumsum(counts)
+    i0 = 0
+    while i0 < n - 1:
+        i1 = max(i0 + 1, int(np.searchsorted(ends, ends[i0] - counts[i0] + block, side="right")))
+        i1 = min(i1, n - 1)
+        start = ends[i0] - counts[i0]
+        ii = np.repeat(np.arange(i0, i1), counts[i0:i1])
+        jj = np.arange(start, ends[i1 - 1]) - np.repeat(ends[i0:i1] - counts[i0:i1], counts[i0:i1]) + ii + 1
+        a, b = rows[ii], rows[jj]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        out[start:ends[i1 - 1]] = d[n * lo - lo * (lo + 1) // 2 + (hi - lo - 1)]
+        i0 = i1
+    return out
+
+
 def _check_choice(value, options, name: str) -> None:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {list(options)}; got {value!r}")
@@ -528,6 +550,21 @@ class RSA(Measure):
     def _min_samples(self) -> int:
         return 3 * (self.n_partitions or 1)
 
+    memory_way_out = ("use fewer conditions (average repeated samples into conditions), or a measure computed "
+                      "in feature space such as linear 'cka' or 'procrustes'")
+
+    def _memory_need(self, n: int, p: int) -> tuple[float, str]:
+        """The condensed RDM and the comparator's copies of it (ranks, argsorts, centring: ~8 vectors of
+        n_c (n_c - 1) / 2 float64); the whitening comparators also form n_c x n_c matrices."""
+        n_c = n // (self.n_partitions or 1)
+        m = n_c * (n_c - 1) / 2
+        need = 8.0 * m * 8 + 2.0 * n * p * 8
+        arrays = f"~8 condensed RDMs of {int(m):,} float64 entries, {n_c:,} conditions"
+        if self.comparator in ("cosine_cov", "corr_cov") or self.rdm in ("mahalanobis", "crossnobis"):
+            need += 4.0 * n_c * n_c * 8
+            arrays += f", and 4 {n_c:,} x {n_c:,} matrices"
+        return need, arrays
+
     def _prepare(self, X: np.ndarray) -> _RDMState:
         P = self.n_partitions
         if P is None:
@@ -538,6 +575,23 @@ class RSA(Measure):
                 raise ValueError(f"X has {n} rows, not a multiple of n_partitions={P}")
             d = rdm(X.reshape(P, n // P, X.shape[1]), self.rdm, noise=self.noise)
         return prepare_rdm(d, self.comparator)
+
+    @property
+    def permutes_state(self) -> bool:
+        """Rows are conditions (so a permutation of rows permutes the RDM) only without partitions."""
+        return self.n_partitions is None
+
+    def _permute_state(self, state: _RDMState, rows: np.ndarray) -> _RDMState:
+        """State of ``X[rows]``: the RDM's rows and columns permuted, not rebuilt. Every comparator's
+        vector is an entrywise function of the RDM's entries (ranks, centring, scaling) or, for the
+        whitened ones, the condensed entries then the diagonal of G, so it permutes the same way."""
+        n = len(rows)
+        m = n * (n - 1) // 2
+        vec = np.empty_like(state.vec)
+        vec[:m] = _permuted_condensed(state.vec[:m], np.asarray(rows))
+        if state.vec.size > m:  # whitened: diagonal of G after the condensed part
+            vec[m:] = state.vec[m:][rows]
+        return _RDMState(vec, state.ties)
 
     def _compare(self, a: _RDMState, b: _RDMState) -> float:
         return _score(a, b, self.comparator)

@@ -162,6 +162,10 @@ class _ShapeBase(Measure):
             )
         return _ShapeState(Z, float(np.linalg.norm(Z)))
 
+    def _permute_state(self, state: _ShapeState, rows: np.ndarray) -> _ShapeState:
+        """State of ``X[rows]``: centring and (partial) whitening commute with reordering samples."""
+        return _ShapeState(state.Z[rows], state.norm)
+
     def _compare(self, a: _ShapeState, b: _ShapeState) -> float:
         return _distance(aligned_sq_residual, a.Z, b.Z, a.norm, b.norm, self.score)
 

@@ -25,7 +25,27 @@ def build_model(spec: dict):
     kind = kwargs.pop("type")
     if kind not in MODEL_TYPES:
         raise ValueError(f"spec['type'] must be one of {sorted(MODEL_TYPES)}; got {kind!r}")
+    _check_spec_args(kind, kwargs)
     return MODEL_TYPES[kind](**kwargs)
+
+
+def _check_spec_args(kind: str, kwargs: dict) -> None:
+    """Unknown keys and sizes that are not positive integers: ValueError naming them."""
+    import inspect
+
+    params = inspect.signature(MODEL_TYPES[kind].__init__).parameters
+    valid = sorted(k for k in params if k != "self")
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown model key(s) {unknown} for type {kind!r}; valid keys: {', '.join(valid)}")
+    missing = sorted(k for k, p in params.items() if k != "self" and p.default is inspect.Parameter.empty
+                     and k not in kwargs)
+    if missing:
+        raise ValueError(f"model spec of type {kind!r} is missing {missing}")
+    for key in ("n_input", "n_hidden", "n_output", "n_modules"):
+        v = kwargs.get(key)
+        if key in kwargs and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"model {key} must be a positive integer; got {v!r}")
 
 
 __all__ = ["LeakyRNN", "GRUModel", "LSTMModel", "MultiPlasticNet", "ModelOutput", "build_model", "MODEL_TYPES"]

@@ -353,9 +353,10 @@ class Report:
 
     # -- output ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document: title, created, versions, summary, params, sections,
+        """The JSON document: generator, title, created, versions, summary, params, sections,
         findings, section_params, tables, figures, data."""
         return {
+            "generator": "repalign.report",
             "title": self.title,
             "created": self.created,
             "versions": dict(self.versions),
@@ -372,7 +373,7 @@ class Report:
     def to_html(self) -> str:
         """The whole document as one HTML string."""
         head = (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">{_GENERATOR_TAG}'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head><body>"
         )
@@ -409,19 +410,25 @@ class Report:
         items.append('<li><a href="#environment">Environment</a></li>')
         return f'<nav class="contents" id="contents"><h2>Contents</h2><ol>{"".join(items)}</ol></nav>'
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write ``report.html`` and ``report.json``.
 
         ``path`` is a directory (created if needed; files ``report.html`` and ``report.json``
         inside it) or a file name ending in ``.html`` (the JSON goes next to it with the
-        same stem). Returns the HTML path.
+        same stem). Returns the HTML path. A file already there that a repalign report did not
+        write (no repalign generator mark) is not replaced unless ``overwrite=True``: ValueError.
         """
         path = Path(path)
         html_path = path if path.suffix.lower() in (".html", ".htm") else path / "report.html"
+        json_path = html_path.with_suffix(".json")
+        if not overwrite:
+            for p in (html_path, json_path):
+                if p.exists() and not _written_by_report(p):
+                    raise ValueError(f"{p} exists and was not written by a repalign report; choose another path "
+                                     "or pass overwrite=True to replace it")
         html_path.parent.mkdir(parents=True, exist_ok=True)
         html_path.write_text(self.to_html(), encoding="utf-8")
-        html_path.with_suffix(".json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False),
-                                                  encoding="utf-8")
+        json_path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
         return html_path
 
 
@@ -433,6 +440,18 @@ def _finding_html(finding: str | None) -> str:
 
 def _slug(title: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", title.lower()).strip("_") or "section"
+
+
+_GENERATOR_TAG = '<meta name="generator" content="repalign.report">'
+
+
+def _written_by_report(p: Path) -> bool:
+    """Whether ``p`` is a file that :meth:`Report.save` wrote (it carries the generator mark)."""
+    if not p.is_file():
+        return False
+    with open(p, "rb") as fh:
+        head = fh.read(4096)
+    return _GENERATOR_TAG.encode() in head or b'"generator": "repalign.report"' in head
 
 
 def _param_cell(v: Any) -> str:

@@ -38,7 +38,9 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from ..registry import Measure, get_measure
-from ._draws import run_draws
+from .._memory import nbytes_of
+from ._draws import check_n_jobs, run_draws
+from .nulls import check_draws_memory
 from ._units import Units
 from .result import _f, _fmt, check_alternative
 
@@ -353,7 +355,11 @@ def bootstrap_ci(
     ci = check_ci(ci)
     m = get_measure(measure, **params)
     batch = _ScoreBatch(m, _units_of([X, Y], ["X", "Y"], m), [(0, 1)], _first)
-    observed = m.compare(m.prepare(batch.systems[0].full(), "X"), m.prepare(batch.systems[1].full(), "Y"))
+    px, py = m.prepare(batch.systems[0].full(), "X"), m.prepare(batch.systems[1].full(), "Y")
+    observed = m.compare(px, py)
+    state_bytes = max(nbytes_of(px.state), nbytes_of(py.state))
+    del px, py
+    check_draws_memory(m, state_bytes, 2 * max(1, check_n_jobs(n_jobs)), "a bootstrap")  # 2 states per draw
     boot = run_draws(batch, n, seed, n_jobs=n_jobs, progress=progress, desc="bootstrap")
     _warn_nonfinite(boot, "bootstrap resamples")
     interval, used = _interval(boot, observed, batch.jackknife, ci, method)

@@ -22,7 +22,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..registry import Measure, Prepared, get_measure
-from ._draws import run_draws
+from .._memory import nbytes_of
+from ._draws import check_n_jobs, run_draws
 from ._units import Units, check_groups, permutation
 from .result import CalibrationResult, check_alternative
 
@@ -55,8 +56,32 @@ class _PermutationBatch:
 
 
 def _state_permutable(m: Measure) -> bool:
-    """Whether the measure can permute a prepared state's rows (samples input only)."""
-    return m.input == "samples" and callable(getattr(m, "_permute_state", None))
+    """Whether the measure can permute a prepared state's rows (samples input only; a measure
+    may set ``permutes_state = False`` for parameter settings where it cannot)."""
+    return (m.input == "samples" and callable(getattr(m, "_permute_state", None))
+            and bool(getattr(m, "permutes_state", True)))
+
+
+# The batch of draws follows the size of a prepared state: as many as fit in BATCH_BYTES, but at
+# least MIN_BATCH (a batch of 3 already gets most of the speed of vectorised scoring; each draw
+# holds a permuted state and its stacked copy, so 3 draws hold about what one compare holds) and
+# at most MAX_BATCH. calibrate's peak memory then stays within ~3x that of one compare.
+BATCH_BYTES = 4 * 2**20
+MIN_BATCH, MAX_BATCH = 3, 50
+
+
+def batch_size_for(state_bytes: int) -> int:
+    """Draws per batch for prepared states of ``state_bytes`` bytes (MIN_BATCH .. MAX_BATCH)."""
+    return int(min(MAX_BATCH, max(MIN_BATCH, BATCH_BYTES // max(int(state_bytes), 1))))
+
+
+def check_draws_memory(m: Measure, state_bytes: int, held: int, what: str) -> None:
+    """Guard a resampling loop that holds ``held`` prepared states of ``state_bytes`` at once."""
+    from .._memory import check_memory, gib
+
+    check_memory(held * state_bytes, f"{what} with '{m.name}'",
+                 f"{held} prepared states of ~{gib(state_bytes)} each",
+                 f"use fewer samples/conditions; {m.memory_way_out}")
 
 
 def _permuted_prepared(m: Measure, py: Prepared, rows: np.ndarray) -> Prepared:
@@ -117,8 +142,13 @@ def permutation_null(
     px = m.prepare(X, "X")
     py = m.prepare(Yu.full(), "Y")
     observed = m.compare(px, py)
+    state_bytes = nbytes_of(py.state)
+    bs = batch_size_for(state_bytes)
+    # X's and Y's states, a batch of permuted states and their stacked copy in compare_many, per worker.
+    check_draws_memory(m, state_bytes, 2 + 2 * bs * max(1, check_n_jobs(n_jobs)), "a permutation null")
     null = run_draws(
-        _PermutationBatch(m, px, Yu, members, py), n, seed, n_jobs=n_jobs, progress=progress, desc="permutations"
+        _PermutationBatch(m, px, Yu, members, py), n, seed, n_jobs=n_jobs, progress=progress, desc="permutations",
+        batch_size=bs,
     )
     _warn_if_degenerate(observed, null, m.name)
     method = f"permutation of {Yu.unit}s" + (" within groups" if members is not None else "")

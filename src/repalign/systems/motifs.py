@@ -9,6 +9,10 @@ correspond one to one (time t of trial i in both).
 Motifs (per step): rotation (by 2 pi / 20), spiral (contracting clockwise rotation),
 contraction (x 0.95), expansion (x 1.04), shear (x_1 += 0.1 x_2) and translation (+ (0.1,
 0.05)).  All six have distinct affine maps, none is a rotation/reflection of another.
+
+:func:`line_motif` and :func:`attach_motifs` build the 3-D motif sequences of Guilhot et al.
+(arXiv 2410.24070): whole trajectory sets (trials, time, 3) attached end to end by their
+increments, downsampled back to the length of one motif and min-max scaled.
 """
 
 from __future__ import annotations
@@ -88,3 +92,48 @@ def compose_motifs(
     bounds = [(k * L, (k + 1) * L) for k in range(len(maps))]
     labels = {"motifs": list(motifs), "boundaries": bounds}
     return System(out, labels, {"segment_length": L, "noise": noise, "seed": seed_meta(seed)})
+
+
+# ---------------------------------------------------------------------------- paper motifs
+def line_motif(trials: int = 200, T: int = 200, x0: Any = None, seed: Any = None) -> np.ndarray:
+    """Straight accelerating lines in 3-D, min-max scaled per trajectory.
+
+    Trajectory i: ``x(t) = x0_i + d_i t (t - 1) / 2`` (the paper's recursion
+    ``x(t + 1) = x(t) + t d``), with ``d_i`` a seeded standard-normal direction and ``x0_i``
+    uniform in [0, 1)^3 unless given (trials, 3). Returns (trials, T, 3).
+    """
+    from .lorenz import unit_scale
+
+    trials = check_positive_int(trials, "trials")
+    T = check_positive_int(T, "T", minimum=2)
+    rng = check_random_state(seed)
+    x0 = rng.random((trials, 3)) if x0 is None else to_numpy(x0, "x0").reshape(trials, 3)
+    d = rng.standard_normal((trials, 3))
+    t = np.arange(T, dtype=np.float64)
+    return unit_scale(x0[:, None, :] + (t * (t - 1) / 2)[None, :, None] * d[:, None, :])
+
+
+def attach_motifs(segments: Sequence[Any], downsample: bool = True) -> np.ndarray:
+    """Motif sets attached end to end, as in the paper's ``combine_simulations``.
+
+    ``segments``: arrays (trials, T_k, units). The result starts as the first segment; each
+    further segment continues from the last state reached, first by a step of 1e-4 times the
+    previous segment's last increment, then by its own increments. With ``downsample``, every
+    k-th sample is kept (k = number of segments), and each trajectory is min-max scaled
+    (:func:`repalign.systems.lorenz.unit_scale`). Returns a new array.
+    """
+    from .lorenz import unit_scale
+
+    if len(segments) < 1:
+        raise ValueError("segments must hold at least one array")
+    arrs = [to_numpy(s, f"segments[{i}]") for i, s in enumerate(segments)]
+    if any(a.ndim != 3 or a.shape[0] != arrs[0].shape[0] or a.shape[2] != arrs[0].shape[2] for a in arrs):
+        raise ValueError("segments must be (trials, time, units) arrays with the same trials and units")
+    out = arrs[0].copy()
+    for B in arrs[1:]:
+        start = out[:, -1:] + 1e-4 * (out[:, -1:] - out[:, -2:-1])
+        steps = np.cumsum(np.diff(B, axis=1), axis=1)
+        out = np.concatenate([out, start, start + steps], axis=1)
+    if downsample:
+        out = out[:, :: len(arrs)]
+    return unit_scale(out)

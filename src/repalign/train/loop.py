@@ -171,6 +171,11 @@ class _Run:
         if not found:
             return False
         state = load_checkpoint(found[-1], map_location=self.device)
+        saved_spec, spec = state.get("model_spec"), _spec_of(self.model)
+        if saved_spec != spec:
+            raise ValueError(f"out_dir {self.out_dir} holds checkpoints of a different model; use a new folder "
+                             f"or resume=False (saved model spec: {json.dumps(saved_spec, sort_keys=True)}; "
+                             f"given: {json.dumps(spec, sort_keys=True)})")
         if state["config"] != self.config.to_dict():
             raise ValueError(f"out_dir {self.out_dir} holds a run with a different config; use a new folder "
                              f"or resume=False (saved: {state['config']}, given: {self.config.to_dict()})")
@@ -181,6 +186,11 @@ class _Run:
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.loss = self.history[-1]["loss"] if self.history else None
         return True
+
+
+def _spec_of(model: nn.Module) -> Any:
+    """The model's spec as it reads back from a checkpoint's JSON (tuples as lists)."""
+    return json.loads(json.dumps(getattr(model, "spec", None), default=lambda o: o.tolist()))
 
 
 def _done(config: TrainConfig, entry: dict) -> bool:

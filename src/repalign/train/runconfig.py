@@ -25,8 +25,13 @@ _RUN_KEYS = {"model", "device", "stage2"}
 def _load_yaml(path: str | os.PathLike) -> dict:
     import yaml
 
+    if os.path.isdir(path) or not os.path.exists(path):
+        raise ValueError(f"config file {path} {'is a directory' if os.path.isdir(path) else 'not found'}")
     with open(path) as fh:
-        cfg = yaml.safe_load(fh)
+        try:
+            cfg = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"config file {path} is not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(cfg, dict):
         raise ValueError(f"config file {path} must hold a YAML mapping; got {type(cfg).__name__}")
     return cfg
