@@ -54,8 +54,17 @@ def _tiny_transfer(out):
               rulesets={"fdgo+delaygo": ["fdgo", "delaygo"]})
 
 
+def _tiny_lorenz(out):
+    """The demo's Lorenz setting (noise and ratio tests, two patterns, 20 trajectories)."""
+    from repalign.studies import lorenz as lz
+    from repalign.studies.lorenz_report import save
+
+    cfg = lz.tiny_config(patterns=(0.5, 40.0), trials=20, n_restarts=0, tests=("noise", "ratio"), n_boot=100)
+    save(lz.run_study(cfg), out)
+
+
 TINY_RUNS = {"feedback_alignment": _tiny_feedback_alignment, "groups": _tiny_groups,
-             "groups_seeds": _tiny_groups_seeds, "transfer": _tiny_transfer}
+             "groups_seeds": _tiny_groups_seeds, "transfer": _tiny_transfer, "lorenz": _tiny_lorenz}
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +104,15 @@ def test_one_report_from_every_study(study_dir):
     assert len(doc["sections"]) == len(TINY_RUNS)
     assert all(f and len(f) > 40 for f in doc["findings"].values())
     assert len(re.findall(r'<section id="sec-\d+"><h2>[^<]+</h2><p class="finding">', html)) == len(TINY_RUNS)
-    assert set(doc["data"]) >= {"feedback_alignment", "groups_S3", "groups_S3_seeds", "transfer"}
-    assert doc["summary"]["seeds"] == "feedback_alignment 0, groups 0, groups 0 1, transfer 0"
+    assert set(doc["data"]) >= {"feedback_alignment", "groups_S3", "groups_S3_seeds", "transfer", "lorenz"}
+    assert doc["summary"]["seeds"] == "feedback_alignment 0, groups 0, groups 0 1, lorenz 0, transfer 0"
     assert "torch" in doc["summary"]["versions"]
     for fig in doc["figures"]:
         assert fig["data"], fig["caption"]
         assert sorted(f.rsplit(".", 1)[1] for f in fig["files"]) == ["pdf", "png", "svg"], fig["files"]
     # one groups reader, two shapes: the multi-seed file gets its own section
     assert doc["sections"] == ["Feedback alignment", "Group operation: S3", "Group operation: S3, 2 seeds",
-                               "Transfer geometry"]
+                               "Lorenz attractor test cases (Guilhot et al. 2024)", "Transfer geometry"]
     multi = json.loads((study_dir / "groups_seeds" / "groups_S3.json").read_text())
     assert doc["data"]["groups_S3_seeds"] == multi and multi["seeds"] == [0, 1]
     n_gen = sum(r["generalisation_step"] is not None for r in multi["per_seed"])
@@ -120,6 +129,12 @@ def test_one_report_from_every_study(study_dir):
     embedded = [f for f in doc["figures"] if f["section"] == "Transfer geometry"]
     assert len(embedded) == sum(not k.startswith("sanity/") for k in tr["figures"])
     assert doc["data"]["transfer"] == tr
+    # lorenz: the study's own verdict leads its finding, then the first effect with its interval
+    lz = json.loads((study_dir / "lorenz" / "lorenz.json").read_text())
+    lz_finding = doc["findings"]["Lorenz attractor test cases (Guilhot et al. 2024)"]
+    assert lz_finding.startswith(lz["verdict"]["headline"])
+    effect, row = next(iter(lz["noise_effects"].items()))
+    assert all(f"dsa - {m} " in lz_finding and d["winner"] in lz_finding for m, d in row["vs_dsa"].items())
     # the study's own JSON numbers are what the report shows
     fa = json.loads((study_dir / "feedback_alignment" / "feedback_alignment.json").read_text())
     assert doc["data"]["feedback_alignment"] == fa
@@ -127,13 +142,13 @@ def test_one_report_from_every_study(study_dir):
     assert [r[2] for r in table["rows"]] == [r["observed"] for m in fa["networks"].values() for r in m["layers"]]
 
 
-def test_report_command_errors(tmp_path, study_dir):
-    with pytest.raises(ValueError, match="no study output"):
-        main(["report", str(tmp_path)])
-    with pytest.raises(ValueError, match="not a directory"):
-        main(["report", str(tmp_path / "missing")])
-    with pytest.raises(ValueError, match="--out must be an .html"):
-        main(["report", str(study_dir / "groups"), "--out", str(tmp_path / "r.txt")])
+def test_report_command_errors(tmp_path, study_dir, capsys):
+    """User errors end with one line on stderr and exit status 2 (the CLI's rule since issue 14)."""
+    for argv, message in (([str(tmp_path)], "no study output"), ([str(tmp_path / "missing")], "not a directory"),
+                          ([str(study_dir / "groups"), "--out", str(tmp_path / "r.txt")], "--out must be an .html")):
+        assert main(["report", *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
 
 
 def test_two_runs_of_a_study_are_kept_apart(study_dir, tmp_path):

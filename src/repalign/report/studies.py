@@ -37,7 +37,7 @@ class StudyReader:
 READERS: list[StudyReader] = []
 
 # the demo's stage folders: study files inside them belong to the demo's report
-DEMO_STAGE_DIRS = ("report_card", "transfer", "learning", "feedback_alignment")
+DEMO_STAGE_DIRS = ("report_card", "transfer", "learning", "feedback_alignment", "lorenz")
 
 
 def register_reader(name: str, pattern: str, build: Callable[[Report, dict, Path], None]) -> StudyReader:
@@ -252,4 +252,4 @@ register_reader("feedback_alignment", "feedback_alignment.json", _feedback_reade
 register_reader("groups", "groups_*.json", groups_section)
 
 # studies whose readers live in their own modules (they register themselves on import)
-from . import readers_transfer  # noqa: E402,F401
+from . import readers_lorenz, readers_transfer  # noqa: E402,F401
