@@ -300,7 +300,8 @@ def analyse(params: dict, out: Path, *, backend: str = "processes", n_jobs: int 
     """Every number of ``compositional.json`` (see :func:`write_outputs` for the files)."""
     t0 = time.perf_counter()
     cfgs = configurations(params)
-    corrected = group_dissimilarities(params, out, backend=backend, n_jobs=n_jobs)
+    corrected = group_dissimilarities(params, out, all_pairs=params.get("all_pairs", True), backend=backend,
+                                      n_jobs=n_jobs)
     log(f"dissimilarity between groups: {time.perf_counter() - t0:.1f} s")
     dissim, tests, stats_ = {}, {}, {}
     for m, block in corrected.items():
