@@ -140,6 +140,7 @@ def test_study_pipeline_identical_trials_dsa_layout_and_resume(tmp_path, monkeyp
         assert data["dissimilarity"][m]["pretrain_partial"]["n"] == 5
         assert all(set(r) >= {"a", "b", "t", "p", "p_adj"} for r in data["tests"][m])
     assert len(data["over_learning"]["rows"]) == 8 * 2
+    assert set(data["failures"]) == {"dsa", "cka", "procrustes"}  # failed pairs are reported, not hidden
     assert (tmp_path / "compositional.md").read_text().startswith("# Compositional learning")
     assert all((tmp_path / f).exists() for f in ("compositional_heatmaps.png", "compositional_regressions.png"))
     # untrained is the master's initial state: its dissimilarity to the step-0 master is ~0
