@@ -124,9 +124,9 @@ def test_study_pipeline_identical_trials_dsa_layout_and_resume(tmp_path, monkeyp
     corrected, paper = seen_inputs[:n_models], seen_inputs[n_models:2 * n_models]
     # corrected pipeline: every model sees the same seeded trials, in the stimulus window
     assert all(np.array_equal(x, ref.inputs) and w == (s, e) for x, w in corrected)
-    # the paper's pipeline: other trials per model, window shifted by the fixation steps
+    # the paper's pipeline: other trials per model, window shifted back by the fixation steps
     assert not any(np.array_equal(x, ref.inputs) for x, _ in paper)
-    assert all(w == (s + fix, e + fix) for _, w in paper)
+    assert all(w == (s - fix, e - fix) == (0, e - s) for _, w in paper)
     hidden, T = p["hidden"][0], e - s
     # DSA gets (trials, time, units) in the corrected pipeline and (time, trials, units) in the paper's
     assert (p["n_test"], {(T, hidden)}) in dsa_shapes

@@ -3,7 +3,8 @@
 * The test trials are ONE seeded batch of the final task (:func:`test_batch`), given to every
   model, so rows correspond across models (the paper's code draws them per model, unseeded).
 * Hidden states are cut to the true stimulus window (``batch.epochs["stimulus"]``; the paper's
-  window is shifted by the fixation steps).
+  code subtracts its 500 ms fixation from the epoch bounds, so its window starts at trial onset:
+  25 fixation steps and the first 175 stimulus steps).
 * DSA receives ``(trials, time, units)`` (the paper passes ``(time, trials, units)``, so its
   delay embedding runs over trials); CKA and Procrustes get the same states flattened.
 
@@ -109,7 +110,9 @@ def _pair_scores(systems: dict, pairs: list[tuple[str, str]], spec: dict, store:
 def _recordings(params: dict, runs: Path, pipeline: str) -> tuple[dict, dict]:
     """name -> states for every (config, group), on the corrected or the paper's pipeline."""
     batch = test_batch(params)
-    shift = int(batch.epochs["fixation"][1][0]) if pipeline == "paper" else 0
+    # the paper's code subtracts 500 ms (its test fixation) from the epoch bounds, so its "stimulus"
+    # window starts at the trial's onset: shifted back by the fixation steps
+    shift = -int(batch.epochs["fixation"][1][0]) if pipeline == "paper" else 0
     geo, dyn = {}, {}
     for cfg in configurations(params):
         for g in GROUPS:
