@@ -35,7 +35,7 @@ __all__ = ["run_demo", "demo_params", "STAGES", "build_report", "RESULTS_FILE"]
 
 RESULTS_FILE = "demo_results.json"  # everything the report is built from (``repalign report DIR`` reads it)
 
-STAGES = ("report card", "transfer", "learning", "feedback alignment", "lorenz", "report")
+STAGES = ("report card", "transfer", "learning", "feedback alignment", "lorenz", "compositional", "report")
 
 
 def demo_params(quick: bool = False, seed: int = 0) -> dict[str, Any]:
@@ -56,6 +56,10 @@ def demo_params(quick: bool = False, seed: int = 0) -> dict[str, Any]:
                      "grid": [0.0, 0.5, 1.0] if quick else [0.0, 0.25, 0.5, 0.75, 1.0], "pca": None},
         "lorenz": {"trials": 20, "patterns": [0.5, 40.0], "n_restarts": 0, "tests": ["noise", "ratio"]} if quick
         else {"trials": 30, "tests": ["regimes", "noise", "ratio"]},
+        "compositional": {"seeds": [seed] if quick else [seed, seed + 1, seed + 2],
+                          "measures": ["cka", "procrustes"] if quick else ["dsa", "cka", "procrustes"],
+                          "grid": [0.0, 1.0], "n_checkpoints": 2, "n_perm": 200, "n_boot": 200,
+                          "paper_pipeline": not quick},
         "feedback_alignment": ({"epochs": 2, "null_draws": 20, "width": 64, "n_blocks": 2, "seed": seed} if quick
                                else {"epochs": 10, "null_draws": 200, "width": 128, "n_blocks": 3, "seed": seed}),
     }
@@ -203,7 +207,23 @@ def _run_stage(stage: str, params: dict, out: Path, results: dict) -> dict:
     if stage == "lorenz":
         results["lorenz"], reused = _lorenz(params["lorenz"], params["seed"], out)
         return {"reused": reused}
+    if stage == "compositional":
+        results["compositional"], reused = _compositional(params["compositional"], out)
+        return {"reused": reused}
     return {"reused": False}  # the report is always rewritten
+
+
+def _compositional(p: dict, out: Path) -> tuple[dict, bool]:
+    """The compositional study at its tiny preset (seconds; ``repalign study compositional --quick``
+    and ``docs/compositional.md`` hold the real runs)."""
+    from .studies import compositional as C
+
+    def compute() -> dict:
+        params = {**C.default_params("tiny"), **p}
+        res = C.run_study(params, out / "compositional", backend="serial", progress=False, log=lambda s: None)
+        return {k: res[k] for k in ("model", "preset", "dissimilarity", "tests", "expected_ordering", "figures")}
+
+    return _cached_json(out / "compositional" / "stage.json", p, compute)  # the report is always rewritten
 
 
 # ----------------------------------------------------------------------------- report
@@ -251,6 +271,8 @@ def build_report(out: str | Path, rep=None):
     _section_feedback(rep, results["feedback_alignment"], out)
     if "lorenz" in results:
         _section_lorenz(rep, results["lorenz"], out)
+    if "compositional" in results:
+        _section_compositional(rep, results["compositional"])
     return rep
 
 
@@ -488,3 +510,36 @@ def _section_lorenz(rep, res: dict, out: Path) -> None:
     if fig.exists():
         rep.figure(fig, caption="noise and ratio tests, mean +- s.e.m. over pattern pairs")
     rep.json("lorenz", res)
+
+
+def _section_compositional(rep, co: dict) -> None:
+    rep.section("Compositional learning: which measure separates pretraining groups?",
+                finding=_compositional_finding(co))
+    rep.text(f"{co['model']} networks at the study's {co['preset']} preset (a few units, a few updates: a smoke run; "
+             "see docs/compositional.md for the quick and larger runs): dissimilarity of each group to master on "
+             "the same seeded anti_pdm_delay test trials, stimulus window (CKA as 1 - CKA).")
+    groups = ("untrained", "master_frozen", "pretrain_partial", "pretrain_frozen", "pretrain_unfrozen")
+    rep.table([{"measure": m, **{g: d[g]["mean"] for g in groups if g in d}} for m, d in co["dissimilarity"].items()],
+              caption="mean dissimilarity to master per group")
+    rep.table([{"measure": m, "a": r["a"], "b": r["b"], "t": r["t"], "p_adj (BH)": r["p_adj"],
+                "p_perm_adj": r["p_perm_adj"]} for m, rows in co["tests"].items() for r in rows],
+              caption="t-tests between groups, Benjamini-Hochberg corrected; permutation test over labels")
+    for key in ("heatmaps", "over_learning"):
+        if key in co.get("figures", {}):
+            rep.figure(co["figures"][key], caption=key)
+    rep.json("compositional", co)
+
+
+def _compositional_finding(co: dict) -> str:
+    """Per measure: how many group differences survive Benjamini-Hochberg, and the smallest p_adj."""
+    parts = []
+    for m, rows in co["tests"].items():
+        ps = [r["p_adj"] for r in rows if r.get("p_adj") is not None]
+        if not ps:
+            continue
+        best = min(rows, key=lambda r: r["p_adj"] if r.get("p_adj") is not None else 2.0)
+        n_sig = sum(p < 0.05 for p in ps)
+        parts.append(f"{m}: {n_sig} of {len(ps)} group differences at p_adj < 0.05 (smallest "
+                     f"p_adj = {best['p_adj']:.2g}, {best['a']} vs {best['b']})")
+    return ("; ".join(parts) + f". {co['model']} at the {co['preset']} preset: a smoke run of the pipeline, "
+            "not a test of the paper's claim.") if parts else "No group tests were computed."

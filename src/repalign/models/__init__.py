@@ -2,6 +2,7 @@
 
 * :class:`LeakyRNN` — continuous-time RNN of Yang et al. (2019), recurrent and input noise.
 * :class:`GRUModel`, :class:`LSTMModel` — torch's GRU / LSTM with the same interface.
+* :class:`LeakyGRU` — gated network with a leaky candidate state (the RepAL paper's "leaky GRU").
 * :class:`MultiPlasticNet` — multi-plasticity network (Aitken & Mihalas 2023), W * (1 + M).
 
 Every model takes batch-first inputs ``(batch, time, n_input)``, returns a :class:`ModelOutput`
@@ -11,10 +12,12 @@ input channel j) and ``spec`` (the keyword arguments that rebuild it with :func:
 
 from __future__ import annotations
 
+from .leaky_gru import LeakyGRU
 from .plastic import MultiPlasticNet
 from .rnn import GRUModel, LeakyRNN, LSTMModel, ModelOutput
 
 MODEL_TYPES = {cls.model_type: cls for cls in (LeakyRNN, GRUModel, LSTMModel, MultiPlasticNet)}
+MODEL_TYPES[LeakyGRU.model_type] = LeakyGRU
 
 
 def build_model(spec: dict):
@@ -48,4 +51,4 @@ def _check_spec_args(kind: str, kwargs: dict) -> None:
             raise ValueError(f"model {key} must be a positive integer; got {v!r}")
 
 
-__all__ = ["LeakyRNN", "GRUModel", "LSTMModel", "MultiPlasticNet", "ModelOutput", "build_model", "MODEL_TYPES"]
+__all__ = ["LeakyRNN", "LeakyGRU", "GRUModel", "LSTMModel", "MultiPlasticNet", "ModelOutput", "build_model", "MODEL_TYPES"]
