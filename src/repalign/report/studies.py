@@ -37,7 +37,7 @@ class StudyReader:
 READERS: list[StudyReader] = []
 
 # the demo's stage folders: study files inside them belong to the demo's report
-DEMO_STAGE_DIRS = ("report_card", "transfer", "learning", "feedback_alignment", "lorenz")
+DEMO_STAGE_DIRS = ("report_card", "transfer", "learning", "feedback_alignment", "lorenz", "compositional")
 
 
 def register_reader(name: str, pattern: str, build: Callable[[Report, dict, Path], None]) -> StudyReader:
