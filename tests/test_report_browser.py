@@ -143,12 +143,21 @@ def test_one_report_from_every_study(study_dir):
 
 
 def test_report_command_errors(tmp_path, study_dir, capsys):
-    """User errors end with one line on stderr and exit status 2 (the CLI's rule since issue 14)."""
-    for argv, message in (([str(tmp_path)], "no study output"), ([str(tmp_path / "missing")], "not a directory"),
-                          ([str(study_dir / "groups"), "--out", str(tmp_path / "r.txt")], "--out must be an .html")):
-        assert main(["report", *argv]) == 2
+    """User mistakes end in one line on stderr and exit status 2 (see repalign.cli.main)."""
+    for argv, message in ((["report", str(tmp_path)], "no study output"),
+                          (["report", str(tmp_path / "missing")], "not a directory"),
+                          (["report", str(study_dir / "groups"), "--out", str(tmp_path / "r.txt")],
+                           "--out must be an .html")):
+        assert main(argv) == 2
         err = capsys.readouterr().err
-        assert message in err and err.count("\n") == 1, err
+        assert message in err and err.count("\n") == 1
+
+
+def test_report_command_replaces_its_own_report(tmp_path, study_dir):
+    """--out names a file: rebuilding into an existing report of repalign's is allowed."""
+    out = tmp_path / "r.html"
+    assert main(["report", str(study_dir / "groups"), "--out", str(out)]) == 0
+    assert main(["report", str(study_dir / "groups"), "--out", str(out)]) == 0
 
 
 def test_two_runs_of_a_study_are_kept_apart(study_dir, tmp_path):

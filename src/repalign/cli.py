@@ -29,12 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# commands whose --out names a file, not a folder
+FILE_OUT_COMMANDS = ("results", "report")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command. Errors caused by the user's input or files (bad values, unreadable or
     damaged files, YAML, memory over budget) end with one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     out = getattr(args, "out", None)
-    if args.command != "results" and isinstance(out, str) and os.path.isfile(out):  # results --out is a file
+    if args.command not in FILE_OUT_COMMANDS and isinstance(out, str) and os.path.isfile(out):
         print(f"repalign {args.command}: error: --out {out} is an existing file; give a folder", file=sys.stderr)
         return 2
     try:
