@@ -63,8 +63,20 @@ def _tiny_lorenz(out):
     save(lz.run_study(cfg), out)
 
 
+def _tiny_compositional(out):
+    """The tiny preset with two seeds (the fewest the group t-tests take) and short nulls."""
+    import torch
+
+    from repalign.studies import compositional as C
+
+    torch.set_num_threads(1)
+    params = {**C.default_params("tiny"), "seeds": [0, 1], "n_perm": 100, "n_boot": 100}
+    C.run_study(params, out, backend="serial", progress=False, log=lambda s: None)
+
+
 TINY_RUNS = {"feedback_alignment": _tiny_feedback_alignment, "groups": _tiny_groups,
-             "groups_seeds": _tiny_groups_seeds, "transfer": _tiny_transfer, "lorenz": _tiny_lorenz}
+             "groups_seeds": _tiny_groups_seeds, "transfer": _tiny_transfer, "lorenz": _tiny_lorenz,
+             "compositional": _tiny_compositional}
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +116,17 @@ def test_one_report_from_every_study(study_dir):
     assert len(doc["sections"]) == len(TINY_RUNS)
     assert all(f and len(f) > 40 for f in doc["findings"].values())
     assert len(re.findall(r'<section id="sec-\d+"><h2>[^<]+</h2><p class="finding">', html)) == len(TINY_RUNS)
-    assert set(doc["data"]) >= {"feedback_alignment", "groups_S3", "groups_S3_seeds", "transfer", "lorenz"}
-    assert doc["summary"]["seeds"] == "feedback_alignment 0, groups 0, groups 0 1, lorenz 0, transfer 0"
+    assert set(doc["data"]) >= {"feedback_alignment", "groups_S3", "groups_S3_seeds", "transfer", "lorenz",
+                                "compositional_leaky_rnn"}
+    assert doc["summary"]["seeds"] == ("feedback_alignment 0, groups 0, groups 0 1, compositional 0 1, lorenz 0, "
+                                       "transfer 0")
     assert "torch" in doc["summary"]["versions"]
     for fig in doc["figures"]:
         assert fig["data"], fig["caption"]
         assert sorted(f.rsplit(".", 1)[1] for f in fig["files"]) == ["pdf", "png", "svg"], fig["files"]
     # one groups reader, two shapes: the multi-seed file gets its own section
     assert doc["sections"] == ["Feedback alignment", "Group operation: S3", "Group operation: S3, 2 seeds",
+                               "Compositional learning (leaky_rnn)",
                                "Lorenz attractor test cases (Guilhot et al. 2024)", "Transfer geometry"]
     multi = json.loads((study_dir / "groups_seeds" / "groups_S3.json").read_text())
     assert doc["data"]["groups_S3_seeds"] == multi and multi["seeds"] == [0, 1]
@@ -135,6 +150,11 @@ def test_one_report_from_every_study(study_dir):
     assert lz_finding.startswith(lz["verdict"]["headline"])
     effect, row = next(iter(lz["noise_effects"].items()))
     assert all(f"dsa - {m} " in lz_finding and d["winner"] in lz_finding for m, d in row["vs_dsa"].items())
+    # compositional: the detected expected orderings per measure, as counted in its JSON
+    co = json.loads((study_dir / "compositional" / "compositional.json").read_text())
+    co_finding = doc["findings"]["Compositional learning (leaky_rnn)"]
+    assert all(f"{m} {sum(r['detected'] for r in eo['pairs'])} of {len(eo['pairs'])}" in co_finding
+               for m, eo in co["expected_ordering"].items())
     # the study's own JSON numbers are what the report shows
     fa = json.loads((study_dir / "feedback_alignment" / "feedback_alignment.json").read_text())
     assert doc["data"]["feedback_alignment"] == fa

@@ -119,10 +119,11 @@ def _study_summary(folder: Path, loaded: list[tuple[str, dict]], versions: dict)
 
 
 def _seeds(r: dict) -> str:
-    """The seeds a study output ran with: a ``seeds`` list (multi-seed runs), the seeds of its
-    ``networks`` list (transfer), else ``config["seed"]``."""
-    if isinstance(r.get("seeds"), list):
-        return " ".join(str(s) for s in r["seeds"])
+    """The seeds a study output ran with: a ``seeds`` list (multi-seed runs, or in ``params``),
+    the seeds of its ``networks`` list (transfer), else ``config["seed"]``."""
+    for seeds in (r.get("seeds"), (r.get("params") or {}).get("seeds")):
+        if isinstance(seeds, list):
+            return " ".join(str(s) for s in seeds)
     nets = r.get("networks")
     if isinstance(nets, list) and nets and all(isinstance(n, dict) and "seed" in n for n in nets):
         return " ".join(str(s) for s in sorted({n["seed"] for n in nets}))
@@ -252,4 +253,4 @@ register_reader("feedback_alignment", "feedback_alignment.json", _feedback_reade
 register_reader("groups", "groups_*.json", groups_section)
 
 # studies whose readers live in their own modules (they register themselves on import)
-from . import readers_lorenz, readers_transfer  # noqa: E402,F401
+from . import readers_compositional, readers_lorenz, readers_transfer  # noqa: E402,F401
