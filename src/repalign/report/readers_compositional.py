@@ -38,7 +38,24 @@ def compositional_finding(res: dict) -> str:
                  if failed else "; every pair computed")
     return (f"{res['model']} networks at the {res['preset']} preset ({n_cfg} configurations): the paper's expected "
             f"orderings of dissimilarity to master detected (t-test, Benjamini-Hochberg p_adj < 0.05): "
-            + "; ".join(parts) + fail_text + ".")
+            + "; ".join(parts) + fail_text + ". " + _key_pair(res))
+
+
+def _key_pair(res: dict) -> str:
+    """The first expected ordering of the first measure: both groups' dissimilarity to master
+    with their bootstrap intervals, the paper's values and whether it was detected."""
+    m, eo = next(iter(res["expected_ordering"].items()))
+    if not eo["pairs"]:
+        return ""
+    r, d, paper = eo["pairs"][0], res["dissimilarity"][m], (res.get("paper_table") or {}).get(m, {})
+
+    def show(g: str) -> str:
+        iv = _interval(d.get(g) or {})
+        return f"{g} {iv if iv is not None else 'n/a'}" + (f" (paper {paper[g]})" if g in paper else "")
+
+    return (f"{m} to master: {show(r['further'])} vs {show(r['closer'])}: "
+            f"{'detected' if r['detected'] else 'not detected'} (p_adj "
+            f"{'n/a' if _number(r.get('p_adj')) is None else format(r['p_adj'], '.2g')}).")
 
 
 def _figure_data(res: dict, key: str) -> Any:
