@@ -3,6 +3,8 @@
 * :class:`LeakyRNN` — continuous-time RNN of Yang et al. (2019), recurrent and input noise.
 * :class:`GRUModel`, :class:`LSTMModel` — torch's GRU / LSTM with the same interface.
 * :class:`MultiPlasticNet` — multi-plasticity network (Aitken & Mihalas 2023), W * (1 + M).
+* :class:`MambaModel` — Mamba state-space model on ``mambapy`` (optional extra ``ssm``); its
+  ``rollout`` gives the SSM states step by step.
 
 Every model takes batch-first inputs ``(batch, time, n_input)``, returns a :class:`ModelOutput`
 ``(outputs, hidden, M)``, exposes ``input_weight()`` (the parameter whose column j multiplies
@@ -13,12 +15,13 @@ from __future__ import annotations
 
 from .plastic import MultiPlasticNet
 from .rnn import GRUModel, LeakyRNN, LSTMModel, ModelOutput
+from .ssm import MambaModel
 
-MODEL_TYPES = {cls.model_type: cls for cls in (LeakyRNN, GRUModel, LSTMModel, MultiPlasticNet)}
+MODEL_TYPES = {cls.model_type: cls for cls in (LeakyRNN, GRUModel, LSTMModel, MultiPlasticNet, MambaModel)}
 
 
 def build_model(spec: dict):
-    """Build a model from ``{"type": "leaky_rnn" | "gru" | "lstm" | "mpn", **kwargs}`` (a model's ``spec``)."""
+    """Build a model from ``{"type": "leaky_rnn" | "gru" | "lstm" | "mpn" | "mamba", **kwargs}`` (a model's ``spec``)."""
     if not isinstance(spec, dict) or "type" not in spec:
         raise ValueError(f"spec must be a dict with a 'type' key, one of {sorted(MODEL_TYPES)}; got {spec!r}")
     kwargs = dict(spec)
@@ -28,4 +31,4 @@ def build_model(spec: dict):
     return MODEL_TYPES[kind](**kwargs)
 
 
-__all__ = ["LeakyRNN", "GRUModel", "LSTMModel", "MultiPlasticNet", "ModelOutput", "build_model", "MODEL_TYPES"]
+__all__ = ["LeakyRNN", "GRUModel", "LSTMModel", "MultiPlasticNet", "MambaModel", "ModelOutput", "build_model", "MODEL_TYPES"]
