@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("mambapy", reason="the ssm extra (mambapy) is part of the test extra")
 
-from repalign.models import MambaModel, build_model  # noqa: E402
-from repalign.models.ssm import flatten_state  # noqa: E402
-from repalign.train import TrainConfig, record, train  # noqa: E402
+from repalign.models import MambaModel, build_model
+from repalign.models.ssm import flatten_state
+from repalign.train import TrainConfig, record, train
 
 
 def _np(t):
