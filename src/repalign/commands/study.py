@@ -78,4 +78,48 @@ def _run_groups(args: argparse.Namespace) -> int:
     return 0
 
 
-STUDIES = [_register_feedback_alignment, _register_groups]
+def _register_compositional(studies) -> None:
+    p = studies.add_parser(
+        "compositional",
+        help="compositional learning on perceptual-decision tasks: which measure separates pretraining groups?",
+        description=(
+            "Train ten groups of networks (untrained, master, master_frozen, pretrain_frozen/unfrozen, five partial "
+            "pretrainings) on anti_pdm_delay; compare each to master with DSA, CKA and Procrustes on the same seeded "
+            "test trials (t-tests + BH, label permutations, bootstrap CIs), over learning, and under the paper's "
+            "pipeline. Writes compositional.json, compositional.md and PNGs."
+        ),
+    )
+    p.add_argument("--out", required=True, help="output directory (created if missing; reruns resume)")
+    p.add_argument("--model", default="leaky_rnn", help="leaky_rnn (default), gru (leaky GRU) or a registered model type")
+    grp = p.add_mutually_exclusive_group()
+    grp.add_argument("--quick", action="store_true", help="small networks, short trials (minutes on 2 cores; the default)")
+    grp.add_argument("--preset", choices=["quick", "paper", "tiny"], default=None, help="parameter preset")
+    p.add_argument("--backend", choices=["serial", "processes", "dask"], default="processes",
+                   help="where networks train and pairs are compared (default processes)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a local cluster)")
+    for name, typ in (("activations", str), ("hidden", int), ("lrs", float), ("batch-sizes", int), ("seeds", int)):
+        p.add_argument(f"--{name}", type=typ, nargs="+", default=None, help=f"override the preset's {name}")
+    p.add_argument("--epochs", type=float, default=None, help="override the preset's epochs")
+    p.add_argument("--trials-per-epoch", type=int, default=None, help="override the preset's trials per epoch")
+    p.add_argument("--no-paper-pipeline", action="store_true", help="skip the paper-pipeline comparison")
+    p.set_defaults(func=_run_compositional)
+
+
+def _run_compositional(args: argparse.Namespace) -> int:
+    from ..studies import compositional as C
+
+    params = C.default_params(args.preset or "quick", model=args.model)
+    for key in ("activations", "hidden", "lrs", "batch_sizes", "seeds", "epochs", "trials_per_epoch"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    if args.no_paper_pipeline:
+        params["paper_pipeline"] = False
+    res = C.run_study(params, args.out, backend=args.backend, n_jobs=args.jobs, scheduler=args.scheduler)
+    for m, d in res["dissimilarity"].items():
+        print(m, {g: round(v["mean"], 3) for g, v in d.items()})
+    print(f"wrote {args.out}/compositional.json and compositional.md ({res['seconds']['total']:.0f} s)")
+    return 0
+
+
+STUDIES = [_register_feedback_alignment, _register_groups, _register_compositional]

@@ -2,6 +2,7 @@
 
 * :class:`LeakyRNN` — continuous-time RNN of Yang et al. (2019), recurrent and input noise.
 * :class:`GRUModel`, :class:`LSTMModel` — torch's GRU / LSTM with the same interface.
+* :class:`LeakyGRU` — gated network with a leaky candidate state (the RepAL paper's "leaky GRU").
 * :class:`MultiPlasticNet` — multi-plasticity network (Aitken & Mihalas 2023), W * (1 + M).
 * :class:`MambaModel` — Mamba state-space model on ``mambapy`` (optional extra ``ssm``); its
   ``rollout`` gives the SSM states step by step.
@@ -13,11 +14,13 @@ input channel j) and ``spec`` (the keyword arguments that rebuild it with :func:
 
 from __future__ import annotations
 
+from .leaky_gru import LeakyGRU
 from .plastic import MultiPlasticNet
 from .rnn import GRUModel, LeakyRNN, LSTMModel, ModelOutput
 from .ssm import MambaModel
 
 MODEL_TYPES = {cls.model_type: cls for cls in (LeakyRNN, GRUModel, LSTMModel, MultiPlasticNet, MambaModel)}
+MODEL_TYPES[LeakyGRU.model_type] = LeakyGRU
 
 
 def build_model(spec: dict):
@@ -31,4 +34,5 @@ def build_model(spec: dict):
     return MODEL_TYPES[kind](**kwargs)
 
 
-__all__ = ["LeakyRNN", "GRUModel", "LSTMModel", "MultiPlasticNet", "MambaModel", "ModelOutput", "build_model", "MODEL_TYPES"]
+__all__ = ["LeakyRNN", "LeakyGRU", "GRUModel", "LSTMModel", "MultiPlasticNet", "MambaModel", "ModelOutput",
+           "build_model", "MODEL_TYPES"]

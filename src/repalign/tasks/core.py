@@ -105,6 +105,9 @@ class Batch:
         Task name of each trial.
     lengths : int (batch,)
         Valid steps per trial; a mixture is padded to the longest with mask 0.
+    choice, evidence, coherence : (batch,) or None
+        Perceptual-decision tasks only (``layout="pdm"``, :mod:`repalign.tasks.pdm`): the
+        correct choice (0/1), the side of the stronger stimulus and the coherence (percent).
     """
 
     inputs: np.ndarray
@@ -124,6 +127,9 @@ class Batch:
     rule_start: int = 65
     fix_target: float = 0.85
     mode: str = "random"
+    choice: np.ndarray | None = None
+    evidence: np.ndarray | None = None
+    coherence: np.ndarray | None = None
 
     @property
     def batch_size(self) -> int:
@@ -315,10 +321,16 @@ def accuracy(batch: Batch, outputs: Any, *, strict_fixation: bool = False) -> np
     A go trial is correct if the model is not fixating and the direction is within 0.2 pi of
     ``target_dir``; a no-go trial (``target_dir`` nan) is correct if the model is fixating.
 
+    Perceptual-decision batches (``layout="pdm"``) use :func:`repalign.tasks.pdm.pdm_accuracy`.
+
     ``strict_fixation=True`` (not in the reference) also requires the fixation output to be
     > 0.5 at every step where the fixation target is high and the loss mask is non-zero, so
     breaking fixation early is an error.
     """
+    if batch.layout == "pdm":
+        from .pdm import pdm_accuracy
+
+        return pdm_accuracy(batch, outputs)
     out = _as_outputs(batch, outputs)
     last = out[np.arange(batch.batch_size), batch.lengths - 1]
     fixating = last[:, 0] > 0.5

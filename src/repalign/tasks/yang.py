@@ -27,6 +27,7 @@ import numpy as np
 
 from .._validation import check_random_state
 from .core import EPOCHS, LAYOUTS, Batch, TrialSpec, concat_specs, render, steps
+from .pdm import PDM_TASKS, generate_pdm, is_pdm
 
 TASKS = (
     "fdgo", "reactgo", "delaygo", "fdanti", "reactanti", "delayanti",
@@ -299,7 +300,7 @@ test_grid_size.__test__ = False  # not a pytest test despite its name
 
 def _check_task(task):
     if not isinstance(task, str) or task not in _FAMILIES:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+        raise ValueError(f"task must be one of {', '.join(TASKS + PDM_TASKS)}; got {task!r}")
 
 
 def _resolve_rules(tasks, rule_slots, rule_index):
@@ -326,10 +327,15 @@ def _check_options(layout, mode, dt, n_eachring, noise_std, fix_target):
         raise ValueError(f"dt must be a time step in milliseconds in (0, 100]; got {dt!r}")
     if not isinstance(n_eachring, (int, np.integer)) or n_eachring < 2:
         raise ValueError(f"n_eachring must be an int >= 2; got {n_eachring!r}")
-    if not (np.isfinite(noise_std) and noise_std >= 0):
+    if not (noise_std is None or (np.isfinite(noise_std) and noise_std >= 0)):
         raise ValueError(f"noise_std must be a finite number >= 0; got {noise_std!r}")
     if not (np.isfinite(fix_target) and 0.5 < fix_target <= 1):
         raise ValueError(f"fix_target must be in (0.5, 1]; got {fix_target!r}")
+
+
+def _check_timing_unused(timing):
+    if timing is not None:
+        raise ValueError(f"timing applies only to the perceptual-decision tasks {PDM_TASKS}; got {timing!r}")
 
 
 def _check_batch_size(batch_size, mode):
@@ -353,14 +359,19 @@ def _finish(spec, tasks, rng, *, layout, mode, dt, n_eachring, rule_slots, rule_
     rule_cols = np.array([index[t] for t in spec.task], dtype=np.int64)
     return render(spec, layout=layout, n_eachring=int(n_eachring), rule_cols=rule_cols,
                   n_rule=n_rule, rule_index=index, dt=float(dt), fix_target=float(fix_target),
-                  noise_std=float(noise_std), rng=rng, mode=mode)
+                  noise_std=float(noise_std or 0.0), rng=rng, mode=mode)
 
 
 def generate(task: str, batch_size: int | None = None, *, layout: str = "ring",
              seed: Any = None, mode: str = "random", rule_slots: int | None = None,
              rule_index: Mapping[str, int] | None = None, dt: float = 20.0,
-             n_eachring: int = 32, noise_std: float = 0.0, fix_target: float = 0.85) -> Batch:
+             n_eachring: int = 32, noise_std: float | None = None, fix_target: float = 0.85,
+             timing: Mapping[str, Any] | None = None) -> Batch:
     """A batch of trials of one task, as a :class:`~repalign.tasks.core.Batch`.
+
+    The perceptual-decision tasks (:data:`~repalign.tasks.pdm.PDM_TASKS`) are passed on to
+    :func:`~repalign.tasks.pdm.generate_pdm` (``layout``, ``n_eachring`` and ``fix_target``
+    do not apply to them; ``timing`` applies only to them).
 
     Parameters
     ----------
@@ -376,9 +387,14 @@ def generate(task: str, batch_size: int | None = None, *, layout: str = "ring",
     rule_index : task -> rule column (default: position in :data:`TASKS`); lets a task added
         later own a column reserved in advance.
     dt : time step in milliseconds.
-    noise_std : standard deviation of Gaussian input noise per step (0: none, the default).
+    noise_std : standard deviation of Gaussian input noise per step (None: the task's default,
+        0 for the Yang tasks, NeuroGym's ``1 / sqrt(dt)`` on the PDM stimuli).
     fix_target : fixation output target before the go cue.
     """
+    if is_pdm(task):
+        return generate_pdm(task, batch_size, seed=seed, mode=mode, dt=dt, timing=timing, noise_std=noise_std,
+                            rule_slots=rule_slots, rule_index=rule_index)
+    _check_timing_unused(timing)
     _check_task(task)
     _check_options(layout, mode, dt, n_eachring, noise_std, fix_target)
     n = _check_batch_size(batch_size, mode)
@@ -393,15 +409,22 @@ def generate(task: str, batch_size: int | None = None, *, layout: str = "ring",
 def generate_mixture(tasks: Sequence[str], batch_size: int, *, probs: Sequence[float] | None = None,
                      layout: str = "ring", seed: Any = None, mode: str = "random",
                      rule_slots: int | None = None, rule_index: Mapping[str, int] | None = None,
-                     dt: float = 20.0, n_eachring: int = 32, noise_std: float = 0.0,
-                     fix_target: float = 0.85) -> Batch:
+                     dt: float = 20.0, n_eachring: int = 32, noise_std: float | None = None,
+                     fix_target: float = 0.85, timing: Mapping[str, Any] | None = None) -> Batch:
     """A batch mixing several tasks: each trial's task drawn with probabilities ``probs``
     (default uniform). Trials are padded to the longest with mask 0 (``Batch.lengths``).
-    Other parameters as in :func:`generate`.
+    Other parameters as in :func:`generate`. A mixture is either all Yang tasks or all
+    perceptual-decision tasks (their inputs differ).
     """
     tasks = list(tasks) if not isinstance(tasks, str) else [tasks]
     if not tasks:
         raise ValueError("tasks must name at least one task")
+    if any(is_pdm(t) for t in tasks):
+        if not all(is_pdm(t) for t in tasks):
+            raise ValueError(f"tasks must be all Yang tasks or all of {PDM_TASKS}; got {tasks!r}")
+        return generate_pdm(tasks, batch_size, seed=seed, mode=mode, dt=dt, timing=timing,
+                            noise_std=noise_std, probs=probs, rule_slots=rule_slots, rule_index=rule_index)
+    _check_timing_unused(timing)
     for t in tasks:
         _check_task(t)
     _check_options(layout, mode, dt, n_eachring, noise_std, fix_target)

@@ -37,7 +37,8 @@ class TrainConfig:
     checkpoint); eval_batch: trials per task; eval_noise: network noise on while evaluating.
     stop_accuracy: stop once every task's evaluated accuracy reaches it (None: run all steps).
     trainable: "all", or "rule_column" (expand-and-freeze stage: only column ``rule_column`` of
-    the model's input weight is trained; None: the column of ``tasks[0]``'s rule input).
+    the model's input weight is trained; None: the column of ``tasks[0]``'s rule input), or
+    "input" (only the input parameters: ``model.input_parameters()`` or ``[model.input_weight()]``).
     """
 
     tasks: list[str]
@@ -80,8 +81,8 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}; got {self.loss!r}")
-        if self.trainable not in ("all", "rule_column"):
-            raise ValueError(f"trainable must be 'all' or 'rule_column'; got {self.trainable!r}")
+        if self.trainable not in ("all", "rule_column", "input"):
+            raise ValueError(f"trainable must be 'all', 'rule_column' or 'input'; got {self.trainable!r}")
         if self.rule_index is not None:
             self.rule_index = {str(k): int(v) for k, v in dict(self.rule_index).items()}
         checkpoint_steps(self.steps, self.checkpoints, self.save_every)  # validates

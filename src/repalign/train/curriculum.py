@@ -50,6 +50,36 @@ def freeze_except_rule_column(model: nn.Module, column: int) -> Iterator[list[nn
             p.requires_grad_(saved[name])
 
 
+def input_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters that map inputs into the network: ``model.input_parameters()`` when the model
+    defines it (a list, e.g. for a model whose input projection has several tensors), else
+    ``[model.input_weight()]``."""
+    if hasattr(model, "input_parameters"):
+        params = list(model.input_parameters())
+    else:
+        params = [model.input_weight()]
+    if not params or not all(isinstance(p, nn.Parameter) for p in params):
+        raise ValueError("model must expose its input parameters through input_weight() or input_parameters()")
+    return params
+
+
+@contextmanager
+def freeze_except_input(model: nn.Module) -> Iterator[list[nn.Parameter]]:
+    """Within the block only the input parameters (:func:`input_parameters`) receive gradient
+    ("frozen" networks of the compositional study: the recurrent weights, biases and readout
+    keep their values). Yields the list of parameters to optimise; restores ``requires_grad``."""
+    params = input_parameters(model)
+    ids = {id(p) for p in params}
+    saved = {name: p.requires_grad for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in ids)
+    try:
+        yield params
+    finally:
+        for name, p in model.named_parameters():
+            p.requires_grad_(saved[name])
+
+
 def train_two_stage(model: nn.Module, stage1: TrainConfig, stage2: TrainConfig, out_dir: str | os.PathLike,
                     **train_kwargs):
     """Stage 1 (all parameters, ``stage1.tasks``) into ``out_dir/stage1``, then stage 2 (the new

@@ -25,7 +25,7 @@ from torch import nn
 from . import data
 from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint, write_json
 from .config import TrainConfig, checkpoint_steps, lr_at
-from .curriculum import freeze_except_rule_column
+from .curriculum import freeze_except_input, freeze_except_rule_column
 
 
 @dataclass
@@ -72,8 +72,13 @@ def _to_tensor(a: Any, device: torch.device, dtype: torch.dtype) -> torch.Tensor
 
 def task_loss(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, kind: str) -> torch.Tensor:
     """``"mse"``: mean over all entries of ``mask * (outputs - targets)^2`` (mask (batch, time) or
-    (batch, time, outputs)); ``"ce"``: mask-weighted mean cross-entropy, targets integer labels (batch, time)."""
+    (batch, time, outputs)); ``"ce"``: mask-weighted mean cross-entropy, targets integer labels (batch, time)
+    or one-hot ``(batch, time, classes)`` (then the mask may be ``(batch, time, classes)``; its column 0 is used)."""
     if kind == "ce":
+        if targets.ndim == 3:
+            targets = targets.argmax(dim=-1)
+        if mask.ndim == 3:
+            mask = mask[..., 0]
         ce = nn.functional.cross_entropy(outputs.transpose(1, 2), targets.long(), reduction="none")
         return (ce * mask).sum() / mask.sum().clamp_min(1e-12)
     if mask.ndim == 2:
@@ -195,6 +200,9 @@ def _trainable(model: nn.Module, config: TrainConfig):
             col = data.rule_column(config.tasks[0], layout=config.layout, rule_slots=config.rule_slots,
                                    **_task_kw(config))
         with freeze_except_rule_column(model, col) as params:
+            yield params
+    elif config.trainable == "input":
+        with freeze_except_input(model) as params:
             yield params
     else:
         yield [p for p in model.parameters() if p.requires_grad]
