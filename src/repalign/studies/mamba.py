@@ -87,7 +87,8 @@ def separation(group_values: dict, *, reference: str = "untrained", others=None,
     group_values: group -> per-model dissimilarities to master. Statistic: ``mean(reference) -
     mean(others pooled)``. Returns ``{diff, ci (stratified bootstrap, percentile), p (two-sided
     permutation of the labels, +1 corrected), hedges_g, n_ref, n_other, separated}`` where
-    ``separated`` means the interval excludes 0; with ``return_boot`` also ``boot`` (the draws).
+    ``separated`` means the permutation p < 0.05 and the interval excludes 0 (with a handful of
+    models the percentile interval alone is too narrow); with ``return_boot`` also ``boot`` (the draws).
     """
     from ..stats import p_value
     from .._validation import check_random_state
@@ -105,8 +106,9 @@ def separation(group_values: dict, *, reference: str = "untrained", others=None,
         null[i] = perm[: a.size].mean() - perm[a.size:].mean()
     sd = np.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2))
     g = diff / sd * (1 - 3 / (4 * (a.size + b.size) - 9)) if sd > 0 else float("nan")
-    out = {"diff": diff, "ci": [float(lo), float(hi)], "ci_level": ci, "p": p_value(diff, null, "two-sided"),
-           "hedges_g": float(g), "n_ref": int(a.size), "n_other": int(b.size), "separated": bool(lo > 0 or hi < 0)}
+    p = p_value(diff, null, "two-sided")
+    out = {"diff": diff, "ci": [float(lo), float(hi)], "ci_level": ci, "p": p, "hedges_g": float(g),
+           "n_ref": int(a.size), "n_other": int(b.size), "separated": bool(p < 0.05 and (lo > 0 or hi < 0))}
     if return_boot:
         out["boot"] = boot
     return out
@@ -128,3 +130,148 @@ def compare_architectures(rnn: dict, mamba: dict, *, seed: Any = 0, n_boot: int 
         out[measure] = {"rnn": r, "mamba": m, "rnn_minus_mamba": {
             "diff": r["diff"] - m["diff"], "ci": [float(lo), float(hi)], "different": bool(lo > 0 or hi < 0)}}
     return out
+
+
+# ----------------------------------------------------------------------------- the study on Mamba
+MAMBA_KWARGS = {"d_state": 16, "expand": 2, "d_conv": 4}
+
+
+def mamba_params(preset: str = "quick") -> dict:
+    """Compositional-study parameters for Mamba models (``repalign study compositional --model mamba``).
+
+    ``"paper"``: the paper's grid, d_model {8, 16} x n_layers {1, 2} x lr {0.01, 0.005, 0.001,
+    0.0005} x batch {16, 32, 64, 128} (64 configurations), d_state 16, expand 2, d_conv 4, 50
+    epochs of 8,000 trials, full-length trials, DSA as for the RNNs (n_delays 33, delay_interval 6,
+    rank 50) on the SSM state reduced to ``state_pca`` = 64 uncentred principal components
+    (docs/mamba.md: cost and sensitivity). ``"quick"``: d_model 8, one block, 3 seeds, short
+    trials, 3 epochs of 1,600 trials. ``"tiny"``: seconds, for tests. Everything else
+    (tasks, groups, test trials, statistics, over-learning) is the RNN study's.
+    """
+    from .compositional import default_params
+
+    base = default_params(preset, model="leaky_rnn")
+    p = {**base, "model": "mamba", "activations": ["default"], "model_kwargs": dict(MAMBA_KWARGS),
+         "sensitivity": {"pcs": [None, 32, 16, 8], "ranks": [10, 20]}}
+    if preset == "paper":
+        p.update(hidden=[8, 16], model_grid=[{"n_layers": 1}, {"n_layers": 2}], lrs=[0.01, 0.005, 0.001, 0.0005],
+                 batch_sizes=[16, 32, 64, 128], seeds=[0], state_pca=64,
+                 sensitivity={"pcs": [None, 128, 64, 32, 16], "ranks": [20, 50]})
+    elif preset == "quick":
+        p.update(hidden=[8], model_grid=[{"n_layers": 1}], lrs=[0.01], batch_sizes=[32], seeds=[0, 1, 2],
+                 epochs=3, state_pca=32)
+    else:  # tiny
+        p.update(hidden=[4], model_grid=[{"n_layers": 1}], model_kwargs={**MAMBA_KWARGS, "d_state": 4},
+                 state_pca=8, sensitivity={"pcs": [None, 4], "ranks": [4]})
+    return p
+
+
+def _paper_cells(table: dict) -> dict:
+    return {m: {g: (f"{v[0]:g}-{v[1]:g}" if isinstance(v, tuple) else v) for g, v in d.items()}
+            for m, d in table.items()}
+
+
+def dsa_sensitivity(params: dict, out, *, log=print) -> dict:
+    """DSA dissimilarity to master recomputed for every (state PCA k, DMD rank r) of
+    ``params["sensitivity"]``, with the time spent in the DMD fits and in the Procrustes searches.
+
+    Per setting: ``to_master`` (group -> values per configuration), ``separation`` (untrained vs
+    pretrained), ``dmd_s`` / ``procrustes_s`` (totals), ``explained`` (mean share of the state kept)
+    and the Spearman correlation of the per-model values with the study's setting.
+    """
+    import time
+    from pathlib import Path
+
+    from scipy.stats import spearmanr
+
+    from ..dynamics.dmd import DMD, DMD_PARAMS
+    from ..dynamics.dsa import _canonical_order
+    from ..dynamics.vector_fields import vector_field_distance
+    from . import compositional_analysis as CA
+    from .compositional import GROUPS, configurations
+
+    runs, batch = Path(out) / "runs", CA.test_batch(params)
+    states = {}
+    for cfg in configurations(params):
+        for g in GROUPS:
+            states[(cfg["id"], g)] = CA.states(CA._load_group_model(params, runs, cfg, g), batch)
+    dsa = dict(params["dsa"])
+    dmd_kw = {k: dsa[k] for k in DMD_PARAMS if k in dsa and k != "rank"}
+    settings = [(k, r) for k in params["sensitivity"]["pcs"] for r in params["sensitivity"]["ranks"]]
+    study = (params.get("state_pca"), dsa.get("rank"))
+    if study not in settings:
+        settings.append(study)
+    res = {}
+    for k, r in settings:
+        ops, t_dmd, t_proc, expl = {}, 0.0, 0.0, []
+        for key, X in states.items():
+            Z, e = reduce_states(X, k)
+            t0 = time.perf_counter()
+            ops[key] = DMD(rank=r, **dmd_kw).fit(Z).A_v
+            t_dmd += time.perf_counter() - t0
+            expl.append(e)
+        to_master = {g: [] for g in GROUPS if g != "master"}
+        for cfg in configurations(params):
+            for g in to_master:
+                t0 = time.perf_counter()
+                A, B = _canonical_order(ops[(cfg["id"], "master")], ops[(cfg["id"], g)])
+                to_master[g].append(vector_field_distance(A, B, group=dsa.get("group", "O"),
+                                                          n_restarts=dsa.get("n_restarts", 4), seed=0).score)
+                t_proc += time.perf_counter() - t0
+        name = f"k={k if k else 'all'},r={r}"
+        res[name] = {"pcs": k, "rank": r, "to_master": to_master, "dmd_s": t_dmd, "procrustes_s": t_proc,
+                     "n_fits": len(ops), "n_pairs": sum(len(v) for v in to_master.values()),
+                     "explained": float(np.mean(expl)), "separation": _safe_separation(to_master, params)}
+        log(f"DSA sensitivity {name}: DMD {t_dmd:.1f} s, Procrustes {t_proc:.1f} s")
+    ref = res[f"k={study[0] if study[0] else 'all'},r={study[1]}"]
+    flat_ref = np.concatenate([ref["to_master"][g] for g in sorted(ref["to_master"])])
+    for v in res.values():
+        flat = np.concatenate([v["to_master"][g] for g in sorted(v["to_master"])])
+        v["spearman_vs_study"] = float(spearmanr(flat, flat_ref).statistic) if flat.size > 2 else float("nan")
+        v["max_abs_diff_vs_study"] = float(np.max(np.abs(flat - flat_ref)))
+    return {"study_setting": list(study), "settings": res}
+
+
+def _safe_separation(to_master: dict, params: dict) -> dict | None:
+    try:
+        return separation(to_master, n_boot=params["n_boot"], n_perm=params["n_perm"], seed=0)
+    except ValueError:  # too few models (e.g. one configuration)
+        return None
+
+
+def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
+    """Add the Mamba parts to a finished compositional run and rewrite its outputs.
+
+    ``result["paper_table"]`` becomes the paper's Mamba figures (the RNN ones move to
+    ``paper_table_rnn``); ``result["mamba"]`` holds, per measure, the separation of untrained from
+    pretrained models (:func:`separation`), the DSA cost/sensitivity (:func:`dsa_sensitivity`) and,
+    when ``params["compare_with"]`` names an RNN run's directory, the RNN-vs-Mamba contrast
+    (:func:`compare_architectures`). compositional.md gets a "Mamba" section.
+    """
+    import json
+    from pathlib import Path
+
+    from . import compositional_analysis as CA
+    from .compositional import PAPER_TABLE
+
+    out = Path(out)
+    result["paper_table"], result["paper_table_rnn"] = _paper_cells(PAPER_MAMBA), PAPER_TABLE
+    block = {"separation": {m: _safe_separation(v, params) for m, v in result["to_master"].items()}}
+    if params.get("sensitivity"):
+        block["dsa_sensitivity"] = dsa_sensitivity(params, out, log=log)
+    rnn_dir = params.get("compare_with")
+    if rnn_dir:
+        rnn = json.loads((Path(rnn_dir) / "compositional.json").read_text())
+        block["rnn_run"] = {"dir": str(rnn_dir), "model": rnn["model"], "preset": rnn["preset"],
+                            "dissimilarity": rnn["dissimilarity"]}
+        block["rnn_vs_mamba"] = compare_architectures(rnn["to_master"], result["to_master"], seed=0,
+                                                      n_boot=params["n_boot"], n_perm=params["n_perm"])
+    result["mamba"] = block
+    CA.write_outputs(result, out)  # the RNN study's figures, JSON and markdown, with the Mamba paper table
+    from ..engine.store import to_jsonable
+    from .mamba_report import mamba_figure, mamba_markdown
+
+    result["figures"]["mamba"] = mamba_figure(result, out)
+    (out / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
+    with open(out / "compositional.md", "a") as fh:
+        fh.write(mamba_markdown(result))
+    return block
