@@ -250,7 +250,6 @@ def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
     import json
     from pathlib import Path
 
-    from . import compositional_analysis as CA
     from .compositional import PAPER_TABLE
 
     out = Path(out)
@@ -266,12 +265,12 @@ def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
         block["rnn_vs_mamba"] = compare_architectures(rnn["to_master"], result["to_master"], seed=0,
                                                       n_boot=params["n_boot"], n_perm=params["n_perm"])
     result["mamba"] = block
-    CA.write_outputs(result, out)  # the RNN study's figures, JSON and markdown, with the Mamba paper table
     from ..engine.store import to_jsonable
+    from .compositional_report import markdown
     from .mamba_report import mamba_figure, mamba_markdown
 
-    result["figures"]["mamba"] = mamba_figure(result, out)
+    # run_study wrote the figures already; JSON and markdown again, with the Mamba table and section
+    result.setdefault("figures", {})["mamba"] = mamba_figure(result, out)
     (out / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
-    with open(out / "compositional.md", "a") as fh:
-        fh.write(mamba_markdown(result))
+    (out / "compositional.md").write_text(markdown(result) + mamba_markdown(result))
     return block
