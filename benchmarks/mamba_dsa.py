@@ -7,7 +7,8 @@ pairs span small and large distances). States: layer 0's SSM state (512 units) o
 ``--trials`` test trials of ``anti_pdm_delay`` (test timing, dt 20 ms), in the stimulus window
 (``--window`` steps). DSA: n_delays 33, delay_interval 6 (the study's), DMD rank r, group O.
 
-Timed separately, per model or per pair (single thread, wall time):
+Timed separately, per model or per pair (single thread; CPU time of the process, which a shared
+machine does not inflate the way it inflates wall time):
 
 * ``record``: step-by-step rollout of the whole trial (repalign.train.record);
 * ``pca``: the uncentred PCA to k components (repalign.studies.mamba.reduce_states);
@@ -18,6 +19,7 @@ Sensitivity: every (k, r) setting's DSA matrix over the models against the refer
 (no PCA, same r): max |difference| and Spearman correlation of the pair scores.
 
     python benchmarks/mamba_dsa.py                   # 4 models, 200 trials, k in {none, 128, 64, 32}, r in {20, 50}
+    python benchmarks/mamba_dsa.py --models 2 --train-steps 0 --pcs none,64,32,16 --ranks 50   # docs/mamba.md
     python benchmarks/mamba_dsa.py --quick           # 3 models, 60 trials: a smoke run
     python benchmarks/mamba_dsa.py --json out.json
 """
@@ -59,9 +61,10 @@ def _train(model, steps: int, seed: int) -> None:
 
 
 def _timed(fn, *args, **kw):
-    t = time.perf_counter()
+    """(result, CPU seconds of this process): on a shared machine wall time measures the neighbours."""
+    t = time.process_time()
     out = fn(*args, **kw)
-    return out, time.perf_counter() - t
+    return out, time.process_time() - t
 
 
 def run(n_models: int, n_trials: int, window: int | None, pcs: list, ranks: list[int], train_steps: int) -> dict:

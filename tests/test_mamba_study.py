@@ -114,3 +114,15 @@ def test_tiny_mamba_study_end_to_end(tmp_path):
     assert set(sep) == {"dsa", "cka"} and all(s["n_ref"] == 2 and s["n_other"] == 14 for s in sep.values())
     md = (tmp_path / "compositional.md").read_text()
     assert "## Mamba: does a measure separate" in md and (tmp_path / "compositional_mamba.png").exists()
+
+    # post-hoc comparison with an "RNN" run: here the same numbers, so the contrast is exactly 0
+    from repalign.studies.mamba import add_rnn_comparison
+
+    other = tmp_path / "rnn"
+    other.mkdir()
+    (other / "compositional.json").write_text(json.dumps({**data, "model": "leaky_rnn"}))
+    block = add_rnn_comparison(tmp_path, other)
+    assert block["rnn_vs_mamba"]["dsa"]["rnn_minus_mamba"]["diff"] == 0.0
+    assert "### RNN (leaky_rnn" in (tmp_path / "compositional.md").read_text()
+    with pytest.raises(ValueError, match="mamba_dir"):
+        add_rnn_comparison(other, tmp_path)

@@ -123,13 +123,20 @@ def compare_architectures(rnn: dict, mamba: dict, *, seed: Any = 0, n_boot: int 
     """
     out = {}
     for measure in [m for m in rnn if m in mamba]:
-        r = separation(rnn[measure], seed=seed, n_boot=n_boot, n_perm=n_perm, return_boot=True)
-        m = separation(mamba[measure], seed=seed, n_boot=n_boot, n_perm=n_perm, return_boot=True)
-        dd = r.pop("boot") - m.pop("boot")
-        lo, hi = np.quantile(dd, [0.025, 0.975])
-        out[measure] = {"rnn": r, "mamba": m, "rnn_minus_mamba": {
-            "diff": r["diff"] - m["diff"], "ci": [float(lo), float(hi)], "different": bool(lo > 0 or hi < 0)}}
+        try:
+            out[measure] = _contrast(rnn[measure], mamba[measure], seed, n_boot, n_perm)
+        except ValueError:  # a run with too few models for an interval
+            out[measure] = {"rnn": None, "mamba": None, "rnn_minus_mamba": None}
     return out
+
+
+def _contrast(rnn: dict, mamba: dict, seed: Any, n_boot: int, n_perm: int) -> dict:
+    r = separation(rnn, seed=seed, n_boot=n_boot, n_perm=n_perm, return_boot=True)
+    m = separation(mamba, seed=seed, n_boot=n_boot, n_perm=n_perm, return_boot=True)
+    dd = r.pop("boot") - m.pop("boot")
+    lo, hi = np.quantile(dd, [0.025, 0.975])
+    return {"rnn": r, "mamba": m, "rnn_minus_mamba": {
+        "diff": r["diff"] - m["diff"], "ci": [float(lo), float(hi)], "different": bool(lo > 0 or hi < 0)}}
 
 
 # ----------------------------------------------------------------------------- the study on Mamba
@@ -259,7 +266,7 @@ def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
         block["dsa_sensitivity"] = dsa_sensitivity(params, out, log=log)
     rnn_dir = params.get("compare_with")
     if rnn_dir:
-        rnn = json.loads((Path(rnn_dir) / "compositional.json").read_text())
+        rnn = _floats(json.loads((Path(rnn_dir) / "compositional.json").read_text()))
         block["rnn_run"] = {"dir": str(rnn_dir), "model": rnn["model"], "preset": rnn["preset"],
                             "dissimilarity": rnn["dissimilarity"]}
         block["rnn_vs_mamba"] = compare_architectures(rnn["to_master"], result["to_master"], seed=0,
@@ -274,3 +281,41 @@ def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
     (out / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
     (out / "compositional.md").write_text(markdown(result) + mamba_markdown(result))
     return block
+
+
+def add_rnn_comparison(mamba_dir, rnn_dir) -> dict:
+    """Add (or replace) the RNN-vs-Mamba section of a finished Mamba run, from the two runs'
+    compositional.json files (nothing is retrained or recomputed but the comparison statistics)."""
+    import json
+    from pathlib import Path
+
+    from ..engine.store import to_jsonable
+    from .compositional_report import markdown
+    from .mamba_report import mamba_figure, mamba_markdown
+
+    mamba_dir = Path(mamba_dir)
+    result = _floats(json.loads((mamba_dir / "compositional.json").read_text()))
+    if result.get("model") != "mamba" or "mamba" not in result:
+        raise ValueError(f"mamba_dir must hold a finished Mamba run (study compositional --model mamba); got {mamba_dir}")
+    rnn = _floats(json.loads((Path(rnn_dir) / "compositional.json").read_text()))
+    p = result["params"]
+    block = result["mamba"]
+    block["rnn_run"] = {"dir": str(rnn_dir), "model": rnn["model"], "preset": rnn["preset"],
+                        "dissimilarity": rnn["dissimilarity"]}
+    block["rnn_vs_mamba"] = compare_architectures(rnn["to_master"], result["to_master"], seed=0,
+                                                  n_boot=p["n_boot"], n_perm=p["n_perm"])
+    result["figures"]["mamba"] = str(mamba_figure(result, mamba_dir))
+    (mamba_dir / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
+    (mamba_dir / "compositional.md").write_text(markdown(result) + mamba_markdown(result))
+    return block
+
+
+def _floats(x):
+    """JSON written by ``to_jsonable`` stores NaN/inf as the strings 'nan'/'inf'/'-inf': back to floats."""
+    if isinstance(x, dict):
+        return {k: _floats(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_floats(v) for v in x]
+    if x in ("nan", "inf", "-inf"):
+        return float(x)
+    return x

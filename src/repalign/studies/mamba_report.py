@@ -41,12 +41,13 @@ def mamba_markdown(result: dict) -> str:
         if "rnn_vs_mamba" in mb and m in mb["rnn_vs_mamba"]:
             c = mb["rnn_vs_mamba"][m]
             d = c["rnn_minus_mamba"]
-            row += f" {_sep_cell(c['rnn'])} | {_f(d['diff'])} [{_f(d['ci'][0])}, {_f(d['ci'][1])}] |"
+            dd = "n/a" if d is None else f"{_f(d['diff'])} [{_f(d['ci'][0])}, {_f(d['ci'][1])}]"
+            row += f" {_sep_cell(c['rnn'])} | {dd} |"
         lines.append(row)
     if "rnn_run" in mb:
         rr = mb["rnn_run"]
         lines += ["", f"### RNN ({rr['model']}, preset {rr['preset']}, `{rr['dir']}`) vs Mamba, side by side", "",
-                  "Mean dissimilarity to master; paper values in parentheses (RNN / Mamba).", "",
+                  "Mean dissimilarity to master; the paper's values in the last two columns.", "",
                   "| measure | group | RNN | Mamba | paper RNN | paper Mamba |", "|---|---|---|---|---|---|"]
         for m in result["dissimilarity"]:
             if m not in rr["dissimilarity"]:
@@ -86,7 +87,7 @@ def mamba_figure(result: dict, out: Path) -> Path:
     measures = list(mb["separation"])
     series = [("Mamba", {m: mb["separation"][m] for m in measures})]
     if "rnn_vs_mamba" in mb:
-        series.insert(0, ("RNN", {m: mb["rnn_vs_mamba"].get(m, {}).get("rnn") for m in measures}))
+        series.insert(0, ("RNN", {m: (mb["rnn_vs_mamba"].get(m) or {}).get("rnn") for m in measures}))
     fig, ax = plt.subplots(figsize=(1.8 + 1.4 * len(measures), 3.2))
     width = 0.8 / len(series)
     for i, (label, seps) in enumerate(series):
