@@ -158,7 +158,7 @@ def mamba_params(preset: str = "quick") -> dict:
 
     base = default_params(preset, model="leaky_rnn")
     p = {**base, "model": "mamba", "activations": ["default"], "model_kwargs": dict(MAMBA_KWARGS),
-         "sensitivity": {"pcs": [None, 32, 16, 8], "ranks": [10, 20]}}
+         "sensitivity": {"pcs": [None, 16, 8], "ranks": [20]}}
     if preset == "paper":
         p.update(hidden=[8, 16], model_grid=[{"n_layers": 1}, {"n_layers": 2}], lrs=[0.01, 0.005, 0.001, 0.0005],
                  batch_sizes=[16, 32, 64, 128], seeds=[0], state_pca=64,
