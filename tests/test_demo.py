@@ -81,7 +81,7 @@ def test_second_run_reuses_everything(runs):
     assert s1["learning"]["trained"] == 2 and s1["learning"]["pairs_computed"] > 0
     assert s2["learning"]["trained"] == 0 and s2["learning"]["pairs_computed"] == 0
     assert s2["learning"]["pairs_cached"] == s1["learning"]["pairs_computed"]
-    for stage in ("report card", "transfer", "learning", "feedback alignment"):
+    for stage in ("report card", "transfer", "learning", "feedback alignment", "compositional"):
         assert not s1[stage]["reused"] and s2[stage]["reused"], stage
     assert second["data"]["run"]["seconds"] < first["data"]["run"]["seconds"]
     # reused results are the same numbers

@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["run_demo", "demo_params", "STAGES"]
 
-STAGES = ("report card", "transfer", "learning", "feedback alignment", "report")
+STAGES = ("report card", "transfer", "learning", "feedback alignment", "compositional", "report")
 
 
 def demo_params(quick: bool = False, seed: int = 0) -> dict[str, Any]:
@@ -50,6 +50,10 @@ def demo_params(quick: bool = False, seed: int = 0) -> dict[str, Any]:
                      **default_params(quick)},
         "learning": {"ruleset": "anti+dlygo", "measures": ["dsa", "procrustes", "cka"],
                      "grid": [0.0, 0.5, 1.0] if quick else [0.0, 0.25, 0.5, 0.75, 1.0], "pca": None},
+        "compositional": {"seeds": [seed] if quick else [seed, seed + 1, seed + 2],
+                          "measures": ["cka", "procrustes"] if quick else ["dsa", "cka", "procrustes"],
+                          "grid": [0.0, 1.0], "n_checkpoints": 2, "n_perm": 200, "n_boot": 200,
+                          "paper_pipeline": not quick},
         "feedback_alignment": ({"epochs": 2, "null_draws": 20, "width": 64, "n_blocks": 2, "seed": seed} if quick
                                else {"epochs": 10, "null_draws": 200, "width": 128, "n_blocks": 3, "seed": seed}),
     }
@@ -185,7 +189,23 @@ def _run_stage(stage: str, params: dict, out: Path, results: dict) -> dict:
     if stage == "feedback alignment":
         results["feedback_alignment"], reused = _feedback(params["feedback_alignment"], out)
         return {"reused": reused}
-    return {"reused": False}  # the report is always rewritten
+    if stage == "compositional":
+        results["compositional"], reused = _compositional(params["compositional"], out)
+        return {"reused": reused}
+    return {"reused": False}
+
+
+def _compositional(p: dict, out: Path) -> tuple[dict, bool]:
+    """The compositional study at its tiny preset (seconds; ``repalign study compositional --quick``
+    and ``docs/compositional.md`` hold the real runs)."""
+    from .studies import compositional as C
+
+    def compute() -> dict:
+        params = {**C.default_params("tiny"), **p}
+        res = C.run_study(params, out / "compositional", backend="serial", progress=False, log=lambda s: None)
+        return {k: res[k] for k in ("model", "preset", "dissimilarity", "tests", "expected_ordering", "figures")}
+
+    return _cached_json(out / "compositional" / "stage.json", p, compute)  # the report is always rewritten
 
 
 # ----------------------------------------------------------------------------- report
@@ -209,6 +229,7 @@ def _write_report(params: dict, results: dict, run: dict, history: list[dict], o
     _section_transfer(rep, results["transfer"])
     _section_learning(rep, results["learning"])
     _section_feedback(rep, results["feedback_alignment"], out)
+    _section_compositional(rep, results["compositional"])
     rep.json("run", run)
     rep.json("run_history", history)
     rep.save(out)
@@ -296,3 +317,20 @@ def _section_feedback(rep, fa: dict, out: Path) -> None:
         f"{m} {net['test_accuracy']:.3f}" for m, net in fa["networks"].items()))
     rep.figure(out / "feedback_alignment" / "feedback_alignment.png", caption="observed cosine vs null")
     rep.json("feedback_alignment", fa)
+
+
+def _section_compositional(rep, co: dict) -> None:
+    rep.section("Compositional learning: which measure separates pretraining groups?")
+    rep.text(f"{co['model']} networks at the study's {co['preset']} preset (a few units, a few updates: a smoke run; "
+             "see docs/compositional.md for the quick and larger runs): dissimilarity of each group to master on "
+             "the same seeded anti_pdm_delay test trials, stimulus window (CKA as 1 - CKA).")
+    groups = ("untrained", "master_frozen", "pretrain_partial", "pretrain_frozen", "pretrain_unfrozen")
+    rep.table([{"measure": m, **{g: d[g]["mean"] for g in groups}} for m, d in co["dissimilarity"].items()],
+              caption="mean dissimilarity to master per group")
+    rep.table([{"measure": m, "a": r["a"], "b": r["b"], "t": r["t"], "p_adj (BH)": r["p_adj"],
+                "p_perm_adj": r["p_perm_adj"]} for m, rows in co["tests"].items() for r in rows],
+              caption="t-tests between groups, Benjamini-Hochberg corrected; permutation test over labels")
+    for key in ("heatmaps", "over_learning"):
+        if key in co.get("figures", {}):
+            rep.figure(co["figures"][key], caption=key)
+    rep.json("compositional", co)

@@ -102,6 +102,8 @@ def _register_compositional(studies) -> None:
         p.add_argument(f"--{name}", type=typ, nargs="+", default=None, help=f"override the preset's {name}")
     p.add_argument("--epochs", type=float, default=None, help="override the preset's epochs")
     p.add_argument("--trials-per-epoch", type=int, default=None, help="override the preset's trials per epoch")
+    p.add_argument("--eval-batch", type=int, default=None, help="override the preset's evaluation trials per task")
+    p.add_argument("--device", default=None, help="where networks train: cpu (default), cuda or auto")
     p.add_argument("--no-paper-pipeline", action="store_true", help="skip the paper-pipeline comparison")
     p.add_argument("--compare-with", default=None, metavar="DIR",
                    help="with --model mamba: an RNN run's output directory, for the RNN-vs-Mamba section")
@@ -112,7 +114,8 @@ def _run_compositional(args: argparse.Namespace) -> int:
     from ..studies import compositional as C
 
     params = C.default_params(args.preset or "quick", model=args.model)
-    for key in ("activations", "hidden", "lrs", "batch_sizes", "seeds", "epochs", "trials_per_epoch"):
+    for key in ("activations", "hidden", "lrs", "batch_sizes", "seeds", "epochs", "trials_per_epoch", "eval_batch",
+                "device"):
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
     if args.no_paper_pipeline:

@@ -72,9 +72,10 @@ class LeakyGRU(_Base):
         h = inputs.new_zeros(B, H)
         w_rec_t = self.w_rec.T
         states = []
+        steps = drive.unbind(1)  # one stacked gradient in backward, not T full-size buffers
         for t in range(T):
             rec = h @ w_rec_t
-            d = drive[:, t]
+            d = steps[t]
             r = torch.sigmoid(d[:, :H] + rec[:, :H])
             u = torch.sigmoid(d[:, H:2 * H] + rec[:, H:2 * H])
             c = self.act(d[:, 2 * H:] + r * rec[:, 2 * H:])

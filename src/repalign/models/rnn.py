@@ -127,8 +127,11 @@ class LeakyRNN(_Base):
         h = inputs.new_zeros(B, self.n_hidden) if h0 is None else h0
         states = []
         w_rec_t = self.w_rec.T
+        # unbind, not drive[:, t]: the backward of T selects would write T full-size (B, T, H)
+        # gradient buffers (O(T^2) memory traffic); unbind's backward stacks the T slices once
+        steps = drive.unbind(1)
         for t in range(T):
-            h = (1.0 - self.alpha) * h + self.alpha * self.act(h @ w_rec_t + drive[:, t])
+            h = (1.0 - self.alpha) * h + self.alpha * self.act(h @ w_rec_t + steps[t])
             states.append(h)
         hidden = torch.stack(states, dim=1)
         return ModelOutput(self.readout(hidden), hidden if return_hidden else None)

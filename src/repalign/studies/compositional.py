@@ -68,7 +68,7 @@ def default_params(preset: str = "quick", model: str = "leaky_rnn") -> dict:
     """Study parameters. ``"paper"``: the paper's grid (relu/softplus x hidden 128/256 x lr
     0.01/0.001 x batch 64/128, 50 epochs of 8,000 trials, full-length trials, DSA n_delays 33,
     delay_interval 6, rank 50). ``"quick"``: hidden 32, short trials, 2 activations x 2 seeds,
-    4 epochs of 1,600 trials (minutes on 2 cores). ``"tiny"``: seconds, for tests.
+    3 epochs of 1,600 trials (minutes on 2 cores). ``"tiny"``: seconds, for tests.
     ``model="mamba"``: the Mamba grid instead (:func:`repalign.studies.mamba.mamba_params`)."""
     if model == "mamba":
         from .mamba import mamba_params
@@ -77,7 +77,8 @@ def default_params(preset: str = "quick", model: str = "leaky_rnn") -> dict:
     common = {"model": model, "model_kwargs": {}, "final_task": FINAL_TASK, "dt": 20.0, "l2_weight": 1e-4,
               "stop_accuracy": 0.99, "n_test": 200, "test_seed": 12345, "pca": 20,
               "grid": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "n_checkpoints": 11, "n_perm": 2000, "n_boot": 2000,
-              "measures": ["dsa", "cka", "procrustes"], "paper_pipeline": True}
+              "measures": ["dsa", "cka", "procrustes"], "paper_pipeline": True, "device": "cpu",
+              "all_pairs": True}
     if preset == "paper":
         return {**common, "preset": "paper", "activations": ["relu", "softplus"], "hidden": [128, 256],
                 "lrs": [0.01, 0.001], "batch_sizes": [64, 128], "seeds": [0], "epochs": 50,
@@ -85,10 +86,10 @@ def default_params(preset: str = "quick", model: str = "leaky_rnn") -> dict:
                 "dsa": {"n_delays": 33, "delay_interval": 6, "rank": 50}}
     if preset == "quick":
         return {**common, "preset": "quick", "activations": ["relu", "softplus"], "hidden": [32],
-                "lrs": [0.01], "batch_sizes": [32], "seeds": [0, 1], "epochs": 4, "trials_per_epoch": 1600,
-                "timing": {"fixation": [100, 200, 300], "stimulus": [500, 600, 700], "delay": [100, 200, 300],
-                           "decision": [100, 200, 300]},
-                "test_timing": {"fixation": 200, "stimulus": 600, "delay": 300, "decision": 200},
+                "lrs": [0.01], "batch_sizes": [64], "seeds": [0, 1], "epochs": 4, "trials_per_epoch": 1600,
+                "timing": {"fixation": [100, 200], "stimulus": [300, 400, 500], "delay": [100, 200, 300],
+                           "decision": [100, 200]},
+                "test_timing": {"fixation": 200, "stimulus": 500, "delay": 300, "decision": 200},
                 "eval_batch": 128, "n_test": 100, "pca": 10,
                 "dsa": {"n_delays": 5, "delay_interval": 2, "rank": 20, "n_restarts": 2}}
     if preset == "tiny":
@@ -97,6 +98,7 @@ def default_params(preset: str = "quick", model: str = "leaky_rnn") -> dict:
                 "timing": {"fixation": 40, "stimulus": [100, 140], "delay": 40, "decision": 60},
                 "test_timing": {"fixation": 40, "stimulus": 160, "delay": 40, "decision": 60},
                 "eval_batch": 16, "n_test": 12, "pca": 4, "grid": [0.0, 0.5, 1.0], "n_checkpoints": 3,
+                "all_pairs": False,
                 "n_perm": 200, "n_boot": 200, "dsa": {"n_delays": 2, "rank": 4, "n_restarts": 1}}
     raise ValueError(f"preset must be 'quick', 'paper' or 'tiny'; got {preset!r}")
 
@@ -167,12 +169,14 @@ def training_jobs(params: dict, runs_dir: str | Path) -> tuple[list[dict], list[
         needed = {PLAN[g][0] for g in GROUPS if PLAN[g][0] is not None}
         for i, key in enumerate(sorted(needed)):
             wave1.append({"name": f"{cfg['id']}/pretrain_{key}", "dir": str(base / f"pretrain_{key}"), "spec": spec,
+                          "device": params.get("device", "cpu"),
                           "config": _train_config(params, cfg, PRETRAIN_SETS[key], "all", data_seed + 100 + i)})
         for j, group in enumerate(GROUPS):
             pre, trainable = PLAN[group]
             if trainable is None:
                 continue
             job = {"name": f"{cfg['id']}/{group}", "dir": str(base / group), "group": group, "config_id": cfg["id"],
+                   "device": params.get("device", "cpu"),
                    "config": _train_config(params, cfg, [params["final_task"]], trainable, data_seed + j)}
             if pre is None:
                 wave1.append({**job, "spec": spec})
@@ -197,7 +201,8 @@ def run_training_job(job: dict) -> dict:
     else:
         model = build_model(dict(job["spec"]))
     t0 = time.perf_counter()
-    res = train(model, TrainConfig.from_dict(dict(job["config"])), job["dir"], resume=True, device="cpu")
+    res = train(model, TrainConfig.from_dict(dict(job["config"])), job["dir"], resume=True,
+                device=job.get("device", "cpu"))
     return {"name": job["name"], "steps_done": res.steps_done, "stopped_early": res.stopped_early,
             "final_accuracy": res.final_accuracy(), "elapsed_s": res.elapsed_s,
             "wall_s": time.perf_counter() - t0, "trials_per_s": res.trials_per_s}

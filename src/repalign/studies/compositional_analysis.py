@@ -3,7 +3,8 @@
 * The test trials are ONE seeded batch of the final task (:func:`test_batch`), given to every
   model, so rows correspond across models (the paper's code draws them per model, unseeded).
 * Hidden states are cut to the true stimulus window (``batch.epochs["stimulus"]``; the paper's
-  window is shifted by the fixation steps).
+  code subtracts its 500 ms fixation from the epoch bounds, so its window starts at trial onset:
+  25 fixation steps and the first 175 stimulus steps).
 * DSA receives ``(trials, time, units)`` (the paper passes ``(time, trials, units)``, so its
   delay embedding runs over trials); CKA and Procrustes get the same states flattened.
 
@@ -86,26 +87,33 @@ def _measure_specs(params: dict) -> list[dict]:
 
 
 def _pair_scores(systems: dict, pairs: list[tuple[str, str]], spec: dict, store: str, backend: str,
-                 n_jobs: int | None) -> dict:
-    """Dissimilarity of each pair (``1 - score`` for similarities) via the engine's store."""
+                 n_jobs: int | None) -> tuple[dict, list[dict]]:
+    """Dissimilarity of each pair (``1 - score`` for similarities) via the engine's store, and the
+    failed pairs (NaN score) with the engine's error message."""
     from .. import engine, get_measure
 
     engine.sweep(systems, [spec], store, pairs=pairs, backend=backend, n_jobs=n_jobs, progress=False)
     m = get_measure(spec["name"], **spec["params"])
     t = engine.load(store).select(spec["name"], m.params)
-    t = t[t["status"] == "ok"]
-    score = {}
-    for a, b, s in zip(t["system_a"], t["system_b"], t["score"]):
-        d = 1.0 - s if m.kind == "similarity" else s
-        score[(a, b)] = score[(b, a)] = float(d)
-    return {p: score.get(p, float("nan")) for p in pairs}
+    score, errors = {}, {}
+    for a, b, s, status, err in zip(t["system_a"], t["system_b"], t["score"], t["status"], t["error"]):
+        if status == "ok":
+            d = 1.0 - s if m.kind == "similarity" else s
+            score[(a, b)] = score[(b, a)] = float(d)
+        else:
+            errors[(a, b)] = errors[(b, a)] = str(err)
+    failures = [{"a": a, "b": b, "error": errors.get((a, b), "not computed")} for a, b in pairs
+                if (a, b) not in score]
+    return {p: score.get(p, float("nan")) for p in pairs}, failures
 
 
 # ----------------------------------------------------------------------------- between groups
 def _recordings(params: dict, runs: Path, pipeline: str) -> tuple[dict, dict]:
     """name -> states for every (config, group), on the corrected or the paper's pipeline."""
     batch = test_batch(params)
-    shift = int(batch.epochs["fixation"][1][0]) if pipeline == "paper" else 0
+    # the paper's code subtracts 500 ms (its test fixation) from the epoch bounds, so its "stimulus"
+    # window starts at the trial's onset: shifted back by the fixation steps
+    shift = -int(batch.epochs["fixation"][1][0]) if pipeline == "paper" else 0
     geo, dyn = {}, {}
     for cfg in configurations(params):
         for g in GROUPS:
@@ -140,7 +148,7 @@ def group_dissimilarities(params: dict, out: Path, *, pipeline: str = "corrected
     result = {}
     for spec in _measure_specs(params):
         systems = dyn if spec["name"] == "dsa" else geo
-        scores = _pair_scores(systems, pairs, spec, store, backend, n_jobs)
+        scores, failures = _pair_scores(systems, pairs, spec, store, backend, n_jobs)
         by_cfg: dict = {c["id"]: {} for c in cfgs}
         for (a, b), v in scores.items():
             ca, ga = a.split("|")
@@ -150,7 +158,8 @@ def group_dissimilarities(params: dict, out: Path, *, pipeline: str = "corrected
             for g in to_master:
                 d = by_cfg[cfg["id"]]
                 to_master[g].append(d.get(f"master|{g}", d.get(f"{g}|master", float("nan"))))
-        result[spec["name"]] = {"params": spec["params"], "pairs": by_cfg, "to_master": to_master}
+        result[spec["name"]] = {"params": spec["params"], "pairs": by_cfg, "to_master": to_master,
+                                "failures": failures}
     return result
 
 
@@ -251,12 +260,14 @@ def over_learning(params: dict, out: Path, *, backend: str = "processes", n_jobs
                 pairs.append((a, b))
                 rows.append({"config": cfg["id"], "group": g, "bin": f, "fraction": float(frac[i]),
                              "fraction_master": float(m_frac[j]), "accuracy": acc[i], "accuracy_master": m_acc[j]})
+    failures = {}
     for spec in _measure_specs(params):
-        scores = _pair_scores(geo, pairs, spec, str(out / "compositional_learning.db"), backend, n_jobs)
+        scores, failures[spec["name"]] = _pair_scores(geo, pairs, spec, str(out / "compositional_learning.db"),
+                                                      backend, n_jobs)
         for r, p in zip(rows, pairs):
             r[spec["name"]] = scores[p]
     return {"grid": grid, "pca": params["pca"], "rows": rows, "binned": _binned(rows, params, grid),
-            "regressions": _regressions(rows, params, grid)}
+            "regressions": _regressions(rows, params, grid), "failures": failures}
 
 
 def _binned(rows: list[dict], params: dict, grid: list[float]) -> dict:
@@ -305,7 +316,8 @@ def analyse(params: dict, out: Path, *, backend: str = "processes", n_jobs: int 
     """Every number of ``compositional.json`` (see :func:`write_outputs` for the files)."""
     t0 = time.perf_counter()
     cfgs = configurations(params)
-    corrected = group_dissimilarities(params, out, backend=backend, n_jobs=n_jobs)
+    corrected = group_dissimilarities(params, out, all_pairs=params.get("all_pairs", True), backend=backend,
+                                      n_jobs=n_jobs)
     log(f"dissimilarity between groups: {time.perf_counter() - t0:.1f} s")
     dissim, tests, stats_ = {}, {}, {}
     for m, block in corrected.items():
@@ -320,6 +332,7 @@ def analyse(params: dict, out: Path, *, backend: str = "processes", n_jobs: int 
               "expected_ordering": {m: {"pairs": s["expected"], "n_detected": s["n_detected"]} for m, s in stats_.items()},
               "group_matrix": {m: dict(zip(("groups", "matrix"), group_matrix(b))) for m, b in corrected.items()},
               "to_master": {m: b["to_master"] for m, b in corrected.items()},
+              "failures": {m: b["failures"] for m, b in corrected.items()},
               "final_accuracy": {g: [_final_accuracy(out / "runs", c, g) for c in cfgs] for g in GROUPS},
               "paper_table": PAPER_TABLE}
     if params.get("paper_pipeline", True):

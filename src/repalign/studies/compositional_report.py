@@ -144,6 +144,11 @@ def markdown(result: dict) -> str:
             cells.append(f"{_f(s['mean'])} ± {_f(s['sem'])}{ci} (n={s['n']})")
             cells.append(str(result["paper_table"].get(m, {}).get(g, "")))
         lines.append(f"| {g} | " + " | ".join(cells) + " |")
+    fails = {m: len(v) for m, v in result.get("failures", {}).items() if v}
+    if fails:
+        first = next(v[0] for v in result["failures"].values() if v)
+        lines += ["", f"Failed pairs (left out of the statistics): {fails}; e.g. {first['a']} vs {first['b']}: "
+                  f"{first['error']}"]
     lines += ["", "Scales differ from the paper's (repalign's DSA and Procrustes are angular distances; "
               "CKA dissimilarity is 1 - linear CKA); compare orderings and tests, not raw values.", "",
               "## Which group differences each measure detects", "",

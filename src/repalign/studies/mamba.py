@@ -165,7 +165,10 @@ def mamba_params(preset: str = "quick") -> dict:
                  sensitivity={"pcs": [None, 128, 64, 32, 16], "ranks": [20, 50]})
     elif preset == "quick":
         p.update(hidden=[8], model_grid=[{"n_layers": 1}], lrs=[0.01], batch_sizes=[32], seeds=[0, 1, 2],
-                 epochs=3, state_pca=32)
+                 epochs=3, state_pca=32, n_test=100,
+                 timing={"fixation": [100, 200, 300], "stimulus": [500, 600, 700], "delay": [100, 200, 300],
+                         "decision": [100, 200, 300]},
+                 test_timing={"fixation": 200, "stimulus": 600, "delay": 300, "decision": 200})
     else:  # tiny
         p.update(hidden=[4], model_grid=[{"n_layers": 1}], model_kwargs={**MAMBA_KWARGS, "d_state": 4},
                  state_pca=8, sensitivity={"pcs": [None, 4], "ranks": [4]})
