@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-
-from repalign.models import MambaModel, build_model
+from repalign.models import build_model
 from repalign.models.ssm import flatten_state
 from repalign.train import TrainConfig, record, train
 
