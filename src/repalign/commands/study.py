@@ -219,7 +219,7 @@ def _register_compositional(studies) -> None:
         ),
     )
     p.add_argument("--out", required=True, help="output directory (created if missing; reruns resume)")
-    p.add_argument("--model", default="leaky_rnn", help="leaky_rnn (default), gru (leaky GRU) or a registered model type")
+    p.add_argument("--model", default="leaky_rnn", help="leaky_rnn (default), gru (leaky GRU), mamba (state-space model) or a registered model type")
     grp = p.add_mutually_exclusive_group()
     grp.add_argument("--quick", action="store_true", help="small networks, short trials (minutes on 2 cores; the default)")
     grp.add_argument("--preset", choices=["quick", "paper", "tiny"], default=None, help="parameter preset")
@@ -234,6 +234,8 @@ def _register_compositional(studies) -> None:
     p.add_argument("--eval-batch", type=int, default=None, help="override the preset's evaluation trials per task")
     p.add_argument("--device", default=None, help="where networks train: cpu (default), cuda or auto")
     p.add_argument("--no-paper-pipeline", action="store_true", help="skip the paper-pipeline comparison")
+    p.add_argument("--compare-with", default=None, metavar="DIR",
+                   help="with --model mamba: an RNN run's output directory, for the RNN-vs-Mamba section")
     p.set_defaults(func=_run_compositional)
 
 
@@ -247,6 +249,8 @@ def _run_compositional(args: argparse.Namespace) -> int:
             params[key] = getattr(args, key)
     if args.no_paper_pipeline:
         params["paper_pipeline"] = False
+    if args.compare_with:
+        params["compare_with"] = args.compare_with
     res = C.run_study(params, args.out, backend=args.backend, n_jobs=args.jobs, scheduler=args.scheduler)
     for m, d in res["dissimilarity"].items():
         print(m, {g: round(v["mean"], 3) for g, v in d.items()})

@@ -4,6 +4,8 @@
 * :class:`GRUModel`, :class:`LSTMModel` — torch's GRU / LSTM with the same interface.
 * :class:`LeakyGRU` — gated network with a leaky candidate state (the RepAL paper's "leaky GRU").
 * :class:`MultiPlasticNet` — multi-plasticity network (Aitken & Mihalas 2023), W * (1 + M).
+* :class:`MambaModel` — Mamba state-space model on ``mambapy`` (optional extra ``ssm``); its
+  ``rollout`` gives the SSM states step by step.
 
 Every model takes batch-first inputs ``(batch, time, n_input)``, returns a :class:`ModelOutput`
 ``(outputs, hidden, M)``, exposes ``input_weight()`` (the parameter whose column j multiplies
@@ -15,13 +17,14 @@ from __future__ import annotations
 from .leaky_gru import LeakyGRU
 from .plastic import MultiPlasticNet
 from .rnn import GRUModel, LeakyRNN, LSTMModel, ModelOutput
+from .ssm import MambaModel
 
-MODEL_TYPES = {cls.model_type: cls for cls in (LeakyRNN, GRUModel, LSTMModel, MultiPlasticNet)}
+MODEL_TYPES = {cls.model_type: cls for cls in (LeakyRNN, GRUModel, LSTMModel, MultiPlasticNet, MambaModel)}
 MODEL_TYPES[LeakyGRU.model_type] = LeakyGRU
 
 
 def build_model(spec: dict):
-    """Build a model from ``{"type": "leaky_rnn" | "gru" | "lstm" | "mpn", **kwargs}`` (a model's ``spec``)."""
+    """Build a model from ``{"type": "leaky_rnn" | "gru" | "lstm" | "mpn" | "mamba", **kwargs}`` (a model's ``spec``)."""
     if not isinstance(spec, dict) or "type" not in spec:
         raise ValueError(f"spec must be a dict with a 'type' key, one of {sorted(MODEL_TYPES)}; got {spec!r}")
     kwargs = dict(spec)
@@ -45,10 +48,11 @@ def _check_spec_args(kind: str, kwargs: dict) -> None:
                      and k not in kwargs)
     if missing:
         raise ValueError(f"model spec of type {kind!r} is missing {missing}")
-    for key in ("n_input", "n_hidden", "n_output", "n_modules"):
+    for key in ("n_input", "n_hidden", "n_output", "n_modules", "d_model", "n_layers", "d_state", "expand", "d_conv"):
         v = kwargs.get(key)
         if key in kwargs and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ValueError(f"model {key} must be a positive integer; got {v!r}")
 
 
-__all__ = ["LeakyRNN", "LeakyGRU", "GRUModel", "LSTMModel", "MultiPlasticNet", "ModelOutput", "build_model", "MODEL_TYPES"]
+__all__ = ["LeakyRNN", "LeakyGRU", "GRUModel", "LSTMModel", "MultiPlasticNet", "MambaModel", "ModelOutput",
+           "build_model", "MODEL_TYPES"]

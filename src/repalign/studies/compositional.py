@@ -68,7 +68,12 @@ def default_params(preset: str = "quick", model: str = "leaky_rnn") -> dict:
     """Study parameters. ``"paper"``: the paper's grid (relu/softplus x hidden 128/256 x lr
     0.01/0.001 x batch 64/128, 50 epochs of 8,000 trials, full-length trials, DSA n_delays 33,
     delay_interval 6, rank 50). ``"quick"``: hidden 32, short trials, 2 activations x 2 seeds,
-    3 epochs of 1,600 trials (minutes on 2 cores). ``"tiny"``: seconds, for tests."""
+    3 epochs of 1,600 trials (minutes on 2 cores). ``"tiny"``: seconds, for tests.
+    ``model="mamba"``: the Mamba grid instead (:func:`repalign.studies.mamba.mamba_params`)."""
+    if model == "mamba":
+        from .mamba import mamba_params
+
+        return mamba_params(preset)
     common = {"model": model, "model_kwargs": {}, "final_task": FINAL_TASK, "dt": 20.0, "l2_weight": 1e-4,
               "stop_accuracy": 0.99, "n_test": 200, "test_seed": 12345, "pca": 20,
               "grid": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "n_checkpoints": 11, "n_perm": 2000, "n_boot": 2000,
@@ -103,9 +108,10 @@ def configurations(params: dict) -> list[dict]:
     out = []
     for act, h, lr, bs, seed in itertools.product(params["activations"], params["hidden"], params["lrs"],
                                                   params["batch_sizes"], params["seeds"]):
-        cid = f"{act}_h{h}_lr{lr:g}_b{bs}_s{seed}"
-        out.append({"id": cid, "activation": act, "hidden": int(h), "lr": float(lr), "batch_size": int(bs),
-                    "seed": int(seed)})
+        for extra in params.get("model_grid") or [{}]:  # further model axes, e.g. Mamba's n_layers
+            cid = f"{act}_h{h}_lr{lr:g}_b{bs}_s{seed}" + "".join(f"_{k}{v}" for k, v in sorted(extra.items()))
+            out.append({"id": cid, "activation": act, "hidden": int(h), "lr": float(lr), "batch_size": int(bs),
+                        "seed": int(seed), **({"model_kwargs": dict(extra)} if extra else {})})
     return out
 
 
@@ -128,6 +134,8 @@ def model_spec(model: str, n_hidden: int, activation: str, seed: int, n_input: i
         spec["tau"] = dt / (1.0 - math.exp(-dt / 100.0))
     if "dt" in accepted and kind in ("leaky_rnn", "leaky_gru"):
         spec["dt"] = dt
+    if kind == "mamba":  # its width is d_model
+        spec["d_model"] = spec.pop("n_hidden")
     spec.update(extra)
     return spec
 
@@ -155,7 +163,7 @@ def training_jobs(params: dict, runs_dir: str | Path) -> tuple[list[dict], list[
     wave1, wave2 = [], []
     for k, cfg in enumerate(configurations(params)):
         spec = model_spec(params["model"], cfg["hidden"], cfg["activation"], cfg["seed"], dt=params["dt"],
-                          **params.get("model_kwargs", {}))
+                          **params.get("model_kwargs", {}), **cfg.get("model_kwargs", {}))
         base = runs_dir / cfg["id"]
         data_seed = 1000 * cfg["seed"] + 17 * k
         needed = {PLAN[g][0] for g in GROUPS if PLAN[g][0] is not None}
@@ -274,4 +282,8 @@ def run_study(params: dict, out_dir: str | Path, *, backend: str = "processes", 
     result["training"] = {"runs": sorted(summaries, key=lambda s: s["name"]), "wall_s": t_train}
     result["seconds"] = {"training": t_train, "total": time.perf_counter() - t0}
     CA.write_outputs(result, out)
+    if params["model"] == "mamba":  # the paper's Mamba table, untrained-vs-pretrained separation, DSA cost
+        from .mamba import finish_mamba_study
+
+        finish_mamba_study(result, params, out, log=log)
     return result

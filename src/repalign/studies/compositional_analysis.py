@@ -65,7 +65,8 @@ def _load_group_model(params: dict, runs: Path, cfg: dict, group: str, checkpoin
 
     if group == "untrained":
         return build_model(model_spec(params["model"], cfg["hidden"], cfg["activation"], cfg["seed"],
-                                      dt=params["dt"], **params.get("model_kwargs", {}))).eval()
+                                      dt=params["dt"], **params.get("model_kwargs", {}),
+                                      **cfg.get("model_kwargs", {}))).eval()
     found = list_checkpoints(runs / cfg["id"] / group)
     if not found:
         raise ValueError(f"no checkpoints for {cfg['id']}/{group} in {runs}; train first")
@@ -122,6 +123,10 @@ def _recordings(params: dict, runs: Path, pipeline: str) -> tuple[dict, dict]:
                 b = test_batch(params, seed=zlib.crc32(f"{pipeline}|{name}".encode()))
             X = states(_load_group_model(params, runs, cfg, g), b, stimulus_window(b, shift))
             geo[name] = X
+            if params.get("state_pca"):  # DSA on a PCA of wide states (Mamba's 512-dim SSM state)
+                from .mamba import reduce_states
+
+                X = reduce_states(X, params["state_pca"])[0]
             dyn[name] = X.transpose(1, 0, 2).copy() if pipeline == "paper" else X
     return geo, dyn
 

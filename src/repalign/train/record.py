@@ -101,25 +101,54 @@ def _inputs_tensor(batch_or_inputs: Any, module: nn.Module) -> torch.Tensor:
 
 
 def record(model: nn.Module, batch: Any, *, noise: bool = False, seed: int | None = None,
-           return_M: bool = True) -> Recording:
+           return_M: bool = True, ssm_layer: int = 0) -> Recording:
     """Run ``model`` on ``batch`` (a ``repalign.tasks`` Batch, or a ``(batch, time, n_input)`` array)
     without gradients and return its activity as a :class:`Recording`.
 
     noise: network noise on (drawn from a generator seeded with ``seed``). return_M: keep the
     multi-plastic network's M ``(batch, time, n_hidden, n_x)`` (ignored for models without M).
     The model's train/eval mode is restored afterwards.
+
+    Mamba models (``model_type == "mamba"``): ``hidden`` is block ``ssm_layer``'s SSM state from a
+    step-by-step rollout, flattened to ``(batch, time, d_inner * d_state)`` with index
+    ``i * d_state + n`` for inner channel i and state n (:func:`repalign.models.ssm.flatten_state`);
+    ``outputs`` are the parallel forward's, and the rollout's outputs are checked against them
+    (RuntimeError beyond float rounding: the recorded states would not be the trained network's).
+    ``ssm_layer`` is ignored for other models.
     """
     x = _inputs_tensor(batch, model)
     gen = torch.Generator(device=x.device).manual_seed(seed) if seed is not None else None
-    kwargs = {"return_M": True} if return_M and getattr(model, "model_type", "") == "mpn" else {}
+    kind = getattr(model, "model_type", "")
+    kwargs = {"return_M": True} if return_M and kind == "mpn" else {}
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
+            if kind == "mamba":
+                return _record_mamba(model, x, batch, noise, seed, ssm_layer)
             out = model(x, return_hidden=True, noise=noise, generator=gen, **kwargs)
     finally:
         model.train(was_training)
     return Recording(hidden=_numpy(out.hidden), outputs=_numpy(out.outputs), M=_numpy(out.M), **_batch_meta(batch))
+
+
+def _record_mamba(model: nn.Module, x: torch.Tensor, batch: Any, noise: bool, seed: int | None,
+                  layer: int) -> Recording:
+    from ..models.ssm import flatten_state
+
+    def gen():  # the same noise draw for both passes
+        return torch.Generator(device=x.device).manual_seed(seed) if seed is not None else None
+
+    if noise and seed is None:
+        raise ValueError("seed must be given when noise=True for a mamba model (both passes must see the same noise)")
+    out = model(x, return_hidden=False, noise=noise, generator=gen()).outputs
+    steps, states = model.rollout(x, layers=layer, noise=noise, generator=gen())
+    gap = float((steps - out).abs().max()) if out.numel() else 0.0
+    scale = 1.0 + float(out.abs().max()) if out.numel() else 1.0
+    tol = 1e-3 if x.dtype == torch.float32 else 1e-9
+    if gap > tol * scale:
+        raise RuntimeError(f"mamba rollout disagrees with the parallel pass by {gap:.3g} (tolerance {tol * scale:.3g})")
+    return Recording(hidden=_numpy(flatten_state(states[layer])), outputs=_numpy(out), **_batch_meta(batch))
 
 
 def capture(module: nn.Module, layer: nn.Module | str, inputs: Any, **forward_kwargs) -> Recording:
