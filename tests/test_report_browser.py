@@ -74,9 +74,22 @@ def _tiny_compositional(out):
     C.run_study(params, out, backend="serial", progress=False, log=lambda s: None)
 
 
+def _tiny_compositional_mamba(out):
+    """``--model mamba`` at the settings of tests/test_mamba_study.py (two seeds, DSA and CKA)."""
+    import torch
+
+    from repalign.studies import compositional as C
+
+    torch.set_num_threads(1)
+    p = C.default_params("tiny", model="mamba")
+    p.update(seeds=[0, 1], grid=[1.0], n_checkpoints=2, n_perm=50, n_boot=50, paper_pipeline=False,
+             measures=["dsa", "cka"], sensitivity={"pcs": [None], "ranks": [4]})
+    C.run_study(p, out, backend="serial", progress=False, log=lambda s: None)
+
+
 TINY_RUNS = {"feedback_alignment": _tiny_feedback_alignment, "groups": _tiny_groups,
              "groups_seeds": _tiny_groups_seeds, "transfer": _tiny_transfer, "lorenz": _tiny_lorenz,
-             "compositional": _tiny_compositional}
+             "compositional": _tiny_compositional, "compositional_mamba": _tiny_compositional_mamba}
 
 
 @pytest.fixture(scope="module")
@@ -117,16 +130,16 @@ def test_one_report_from_every_study(study_dir):
     assert all(f and len(f) > 40 for f in doc["findings"].values())
     assert len(re.findall(r'<section id="sec-\d+"><h2>[^<]+</h2><p class="finding">', html)) == len(TINY_RUNS)
     assert set(doc["data"]) >= {"feedback_alignment", "groups_S3", "groups_S3_seeds", "transfer", "lorenz",
-                                "compositional_leaky_rnn"}
-    assert doc["summary"]["seeds"] == ("feedback_alignment 0, groups 0, groups 0 1, compositional 0 1, lorenz 0, "
-                                       "transfer 0")
+                                "compositional_leaky_rnn", "compositional_mamba"}
+    assert doc["summary"]["seeds"] == ("feedback_alignment 0, groups 0, groups 0 1, compositional 0 1, "
+                                       "compositional 0 1, lorenz 0, transfer 0")
     assert "torch" in doc["summary"]["versions"]
     for fig in doc["figures"]:
         assert fig["data"], fig["caption"]
         assert sorted(f.rsplit(".", 1)[1] for f in fig["files"]) == ["pdf", "png", "svg"], fig["files"]
     # one groups reader, two shapes: the multi-seed file gets its own section
     assert doc["sections"] == ["Feedback alignment", "Group operation: S3", "Group operation: S3, 2 seeds",
-                               "Compositional learning (leaky_rnn)",
+                               "Compositional learning (leaky_rnn)", "Compositional learning (mamba)",
                                "Lorenz attractor test cases (Guilhot et al. 2024)", "Transfer geometry"]
     multi = json.loads((study_dir / "groups_seeds" / "groups_S3.json").read_text())
     assert doc["data"]["groups_S3_seeds"] == multi and multi["seeds"] == [0, 1]
@@ -155,6 +168,13 @@ def test_one_report_from_every_study(study_dir):
     co_finding = doc["findings"]["Compositional learning (leaky_rnn)"]
     assert all(f"{m} {sum(r['detected'] for r in eo['pairs'])} of {len(eo['pairs'])}" in co_finding
                for m, eo in co["expected_ordering"].items())
+    # --model mamba: the separation verdict of every measure is in the finding
+    mb = json.loads((study_dir / "compositional_mamba" / "compositional.json").read_text())
+    mb_finding = doc["findings"]["Compositional learning (mamba)"]
+    for m, s in mb["mamba"]["separation"].items():
+        assert f"{m} " in mb_finding and (f"(p {s['p']:.2g}): {'separated' if s['separated'] else 'not separated'}"
+                                          in mb_finding)
+    assert any(f["files"][0].endswith("compositional_mamba.png") for f in doc["figures"])
     # the study's own JSON numbers are what the report shows
     fa = json.loads((study_dir / "feedback_alignment" / "feedback_alignment.json").read_text())
     assert doc["data"]["feedback_alignment"] == fa

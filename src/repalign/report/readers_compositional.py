@@ -20,7 +20,8 @@ CAPTIONS = {"heatmaps": "group-by-group dissimilarity, per measure",
             "over_learning": "dissimilarity to master against the fraction of training",
             "regressions": "dissimilarity against accuracy, with the fitted line",
             "accuracy": "final accuracy per group",
-            "pipeline": "corrected pipeline vs the paper's, dissimilarity to master"}
+            "pipeline": "corrected pipeline vs the paper's, dissimilarity to master",
+            "mamba": "untrained minus pretrained dissimilarity to master, 95% bootstrap interval"}
 
 
 def compositional_finding(res: dict) -> str:
@@ -38,7 +39,16 @@ def compositional_finding(res: dict) -> str:
                  if failed else "; every pair computed")
     return (f"{res['model']} networks at the {res['preset']} preset ({n_cfg} configurations): the paper's expected "
             f"orderings of dissimilarity to master detected (t-test, Benjamini-Hochberg p_adj < 0.05): "
-            + "; ".join(parts) + fail_text + ". " + _key_pair(res))
+            + "; ".join(parts) + fail_text + ". " + _key_pair(res) + _mamba_finding(res))
+
+
+def _mamba_finding(res: dict) -> str:
+    """``--model mamba``: per measure, untrained minus pretrained dissimilarity to master with its
+    interval, permutation p and verdict (the paper reads DSA as not separating them for Mamba)."""
+    sep = (res.get("mamba") or {}).get("separation") or {}
+    cells = [f"{m} {Interval(s['diff'], *s['ci'])} (p {s['p']:.2g}): {'separated' if s['separated'] else 'not separated'}"
+             if s else f"{m} n/a (too few models)" for m, s in sep.items()]
+    return (" Untrained minus pretrained, dissimilarity to master: " + "; ".join(cells) + ".") if cells else ""
 
 
 def _key_pair(res: dict) -> str:
@@ -68,6 +78,8 @@ def _figure_data(res: dict, key: str) -> Any:
         return (res.get("over_learning") or {}).get("regressions")
     if key == "accuracy":
         return res.get("final_accuracy")
+    if key == "mamba":
+        return (res.get("mamba") or {}).get("separation")
     if key == "pipeline":
         pp = res.get("paper_pipeline") or {}
         return {"corrected": res.get("dissimilarity"),
@@ -105,6 +117,13 @@ def compositional_section(rep: Report, res: dict, path: Path) -> None:
                 "p_adj": r["p_adj"], "detected": "yes" if r["detected"] else "no"}
                for m, eo in res["expected_ordering"].items() for r in eo["pairs"]],
               caption="The paper's expected orderings (further from master > closer to master)")
+    sep = (res.get("mamba") or {}).get("separation") or {}
+    if sep:
+        rep.table([{"measure": m, "untrained - pretrained": Interval(s["diff"], *s["ci"]), "p (permutation)": s["p"],
+                    "Hedges' g": s["hedges_g"], "n": f"{s['n_ref']} vs {s['n_other']}",
+                    "verdict": "separated" if s["separated"] else "not separated"} if s else
+                   {"measure": m, "verdict": "too few models"} for m, s in sep.items()],
+                  caption="Mamba: does a measure separate pretrained from untrained models?")
     for key, recorded in (res.get("figures") or {}).items():
         fig, data = _locate(recorded, path.parent), _figure_data(res, key)
         if fig is not None and data:
