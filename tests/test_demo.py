@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from repalign.cli import main
+from repalign.demo import STAGES
+
+N_SECTIONS = len(STAGES) - 1  # one report section per computing stage ("report" itself has none)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +134,7 @@ def test_report_in_browser(runs, report_browser):
     result = report_browser.check(out / "report.html", "demo")
     assert problems(result) == []
     assert result["n_images"] == len(doc["figures"]) >= 12
-    assert result["n_sections"] == len(doc["sections"]) == 6  # report card ... lorenz, compositional
+    assert result["n_sections"] == len(doc["sections"]) == N_SECTIONS
 
 
 def test_sections_state_their_findings(runs):
@@ -150,7 +153,7 @@ def test_sections_state_their_findings(runs):
     # the learning table is pivoted: one row per group pair, stages as columns
     t = next(t for t in doc["tables"] if t["section"] == "Dissimilarity over learning")
     assert t["columns"] == ["pair", "stage 0", "stage 0.5", "stage 1"] and len(t["rows"]) == 3
-    assert doc["summary"]["reused"].startswith("6 of 6 stages")
+    assert doc["summary"]["reused"].startswith(f"{N_SECTIONS} of {N_SECTIONS} stages")
     assert all(f["data"] is not None for f in doc["figures"])
 
 
@@ -158,7 +161,7 @@ def test_report_command_rebuilds_without_recomputing(runs, tmp_path, capsys):
     out, (_, doc) = runs
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert main(["report", str(out), "--out", str(tmp_path / "again.html")]) == 0
-    assert "6 sections" in capsys.readouterr().out
+    assert f"{N_SECTIONS} sections" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before  # nothing rewritten
     again = json.loads((tmp_path / "again.json").read_text())
     for key in ("sections", "findings", "tables", "data", "params", "summary"):

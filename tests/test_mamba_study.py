@@ -92,7 +92,11 @@ def test_tiny_mamba_study_end_to_end(tmp_path):
     from repalign.train import list_checkpoints, load_model
 
     p = C.default_params("tiny", model="mamba")
+    # amortise=False: the check below compares the engine with per-pair vector_field_distance calls, and
+    # the amortised all-pairs search solves each pair in a canonical orientation with its own starts
+    # (with the tiny preset's single restart it can land in another local minimum than the per-pair call)
     p.update(seeds=[0, 1], grid=[1.0], n_checkpoints=2, n_perm=50, n_boot=50, paper_pipeline=False,
+             dsa={**p["dsa"], "amortise": False},
              measures=["dsa", "cka"], sensitivity={"pcs": [None], "ranks": [4]})  # Procrustes: as for the RNNs
     res = C.run_study(p, tmp_path, backend="serial", progress=False, log=lambda s: None)
     data = json.loads((tmp_path / "compositional.json").read_text())

@@ -510,10 +510,8 @@ def _section_lorenz(rep, res: dict, out: Path) -> None:
         rep.table(effect_rows(res["noise_effects"]), caption="scale-free effect sizes, bootstrap over pattern pairs")
     fig = out / "lorenz" / "lorenz_noise_ratio.png"
     if fig.exists():
-        from .report.readers_lorenz import _figure_data
-
         rep.figure(fig, caption="noise and ratio tests, mean +- s.e.m. over pattern pairs",
-                   data=_figure_data(res, "noise_ratio"))
+                   data={k: res[k] for k in ("noise", "ratio") if k in res})
     rep.json("lorenz", res)
 
 
@@ -533,27 +531,25 @@ def _section_compositional(rep, co: dict) -> None:
 
     for key in ("heatmaps", "over_learning"):
         if key in co.get("figures", {}):
-            rep.figure(co["figures"][key], caption=CAPTIONS[key], data=_figure_data(co, key))
+            data = _figure_data(co, key) or co["dissimilarity"]  # stages cached before group_matrix was kept
+            rep.figure(co["figures"][key], caption=CAPTIONS[key], data=data)
     rep.json("compositional", co)
 
 
 def _compositional_finding(co: dict) -> str:
-    """Per measure: how many group differences survive Benjamini-Hochberg, and the smallest p_adj."""
+    """Per measure: the group farthest from and closest to master, and how many group differences
+    survive Benjamini-Hochberg (none can be tested with one network per group)."""
     parts = []
-    for m, rows in co["tests"].items():
-        ps = [r["p_adj"] for r in rows if r.get("p_adj") is not None]
-        if not ps:
+    for m, groups in co["dissimilarity"].items():
+        means = {g: d["mean"] for g, d in groups.items() if d.get("mean") is not None}
+        if not means:
             continue
-        best = min(rows, key=lambda r: r["p_adj"] if r.get("p_adj") is not None else 2.0)
-        n_sig = sum(p < 0.05 for p in ps)
-        parts.append(f"{m}: {n_sig} of {len(ps)} group differences at p_adj < 0.05 (smallest "
-                     f"p_adj = {best['p_adj']:.2g}, {best['a']} vs {best['b']})")
-    if parts:
-        return ("; ".join(parts) + f". {co['model']} at the {co['preset']} preset: a smoke run of the pipeline, "
-                "not a test of the paper's claim.")
-    # one seed per group (the quick demo): no t-tests, so say what was measured, descriptively
-    means = "; ".join(f"{m}: " + ", ".join(f"{g} {d[g]['mean']:.2f}" for g in ("untrained", "pretrain_frozen")
-                                          if isinstance((d.get(g) or {}).get("mean"), (int, float)))
-                      for m, d in co["dissimilarity"].items())
-    return (f"No group tests: one network per group at the {co['preset']} preset (the t-tests need two or more). "
-            f"Mean dissimilarity to master ({co['model']}): {means or 'n/a'}. Descriptive: no null.")
+        far, near = max(means, key=means.get), min(means, key=means.get)
+        text = f"{m}: {far} farthest from master ({means[far]:.2f}), {near} closest ({means[near]:.2f})"
+        ps = [r["p_adj"] for r in co["tests"].get(m, []) if r.get("p_adj") is not None]
+        text += (f", {sum(p < 0.05 for p in ps)} of {len(ps)} group differences at p_adj < 0.05" if ps
+                 else ", untested (one network per group)")
+        parts.append(text)
+    return ("; ".join(parts) + f". {co['model']} at the {co['preset']} preset: a smoke run of the pipeline, "
+            "not a test of the paper's claim (docs/compositional.md).") if parts else \
+        "No dissimilarity to master was computed in this run (see docs/compositional.md for the study)."
