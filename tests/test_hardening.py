@@ -411,3 +411,15 @@ def test_dsa_names_the_system_with_a_zero_operator():
     Y[0, 5, 0] = 1.0  # one spike: the fitted map sends every state to 0
     with pytest.raises(ValueError, match="^Y has a zero DMD operator"):
         repalign.compare(X, Y, "dsa")
+
+
+def test_dsa_estimate_counts_the_delay_embedding():
+    """DSA's memory is the delay embedding: n_delays times the data's width. 20,000 time points of
+    100 units fit a 100 MB budget as raw data (16 MB) but not with 50 delays (~2.4 GB)."""
+    repalign.set_options(max_memory="100MB")
+    repalign.get_measure("dsa", n_delays=1, rank=5).check_memory(20_000, 100, "A")
+    with pytest.raises(MemoryBudgetError, match="delay embedding") as info:
+        repalign.get_measure("dsa", n_delays=50, rank=5).check_memory(20_000, 100, "A")
+    assert "100 units x 50 delays" in str(info.value) and "n_delays" in str(info.value)
+    need, _ = repalign.get_measure("dsa", n_delays=50)._memory_need(20_000, 100)
+    assert need == pytest.approx(8.0 * (3 * 20_000 * 5_000 + 2 * 5_000 ** 2))

@@ -99,6 +99,18 @@ class DSA(Measure):
         _check_search_knobs(self.effort, self.amortise)
         self.seed = self.params["seed"] = _check_seed(self.seed)
 
+    memory_way_out = "use fewer delays (n_delays), fewer units (project onto principal components first) or fewer time points"
+
+    def _memory_need(self, n: int, p: int) -> tuple[float, str]:
+        """The delay embedding, about (n, p * n_delays) for n time points over all trials, held
+        a few times over (embedding, centred copy, SVD factor) plus its k x k factor, k = min(n,
+        p * n_delays): the n_delays factor is what the default estimate would miss."""
+        width = p * int(self.params["n_delays"])
+        k = min(n, width)
+        return (8.0 * (3 * n * width + 2 * k * k),
+                f"a {n:,} x {width:,} delay embedding ({p:,} units x {self.params['n_delays']} delays) "
+                f"and a {k:,} x {k:,} factor (float64)")
+
     def _prepare(self, trials: list[np.ndarray]) -> _DSAState:
         dmd = DMD(**{k: self.params[k] for k in DMD_PARAMS}).fit(trials)
         if not np.any(dmd.A_v):
