@@ -70,7 +70,8 @@ def _tiny_compositional(out):
     from repalign.studies import compositional as C
 
     torch.set_num_threads(1)
-    params = {**C.default_params("tiny"), "seeds": [0, 1], "n_perm": 100, "n_boot": 100}
+    params = {**C.default_params("tiny"), "seeds": [0, 1], "n_perm": 100, "n_boot": 100, "grid": [1.0],
+              "n_checkpoints": 2}
     C.run_study(params, out, backend="serial", progress=False, log=lambda s: None)
 
 
