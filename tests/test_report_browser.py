@@ -22,7 +22,8 @@ from repalign.report.studies import READERS
 def _tiny_feedback_alignment(out):
     from repalign.studies import feedback_alignment as fa
 
-    res = fa.run_study(fa.Config(epochs=1, null_draws=8, width=16, n_blocks=1, seed=0))
+    # n_blocks=2: the smallest network with deep layers, so seed 004's penalised setting runs too
+    res = fa.run_study(fa.Config(epochs=1, null_draws=8, width=16, n_blocks=2, seed=0, penalised=True))
     fa.save(res, out)
 
 
@@ -33,7 +34,63 @@ def _tiny_groups(out):
     gs.save(res, out)
 
 
-TINY_RUNS = {"feedback_alignment": _tiny_feedback_alignment, "groups": _tiny_groups}
+def _tiny_groups_seeds(out):
+    """``repalign study groups --seeds 0,1``: same file name as the single-seed run, own section."""
+    from repalign.studies import groups as gs
+    from repalign.studies import groups_seeds
+
+    cfg = gs.Config(group="S3", steps=20, n_checkpoints=3, hidden=8, embed_dim=6)
+    groups_seeds.save(groups_seeds.run_seeds(cfg, [0, 1]), out)
+
+
+def _tiny_transfer(out):
+    import torch
+
+    from repalign.studies.transfer_study import run_study
+
+    torch.set_num_threads(1)
+    run_study(out, "quick", workers=1, hidden=6, batch_size=8, steps1=4, steps2=4, seeds=1, null_draws=10,
+              probe_draws=4, probe_fresh=3, n_angles=3, n_checkpoints=2, save_every=2, ks=[1, 3],
+              rulesets={"fdgo+delaygo": ["fdgo", "delaygo"]})
+
+
+def _tiny_lorenz(out):
+    """The demo's Lorenz setting (noise and ratio tests, two patterns, 20 trajectories)."""
+    from repalign.studies import lorenz as lz
+    from repalign.studies.lorenz_report import save
+
+    cfg = lz.tiny_config(patterns=(0.5, 40.0), trials=20, n_restarts=0, tests=("noise", "ratio"), n_boot=100)
+    save(lz.run_study(cfg), out)
+
+
+def _tiny_compositional(out):
+    """The tiny preset with two seeds (the fewest the group t-tests take) and short nulls."""
+    import torch
+
+    from repalign.studies import compositional as C
+
+    torch.set_num_threads(1)
+    params = {**C.default_params("tiny"), "seeds": [0, 1], "n_perm": 100, "n_boot": 100, "grid": [1.0],
+              "n_checkpoints": 2}
+    C.run_study(params, out, backend="serial", progress=False, log=lambda s: None)
+
+
+def _tiny_compositional_mamba(out):
+    """``--model mamba`` at the settings of tests/test_mamba_study.py (two seeds, DSA and CKA)."""
+    import torch
+
+    from repalign.studies import compositional as C
+
+    torch.set_num_threads(1)
+    p = C.default_params("tiny", model="mamba")
+    p.update(seeds=[0, 1], grid=[1.0], n_checkpoints=2, n_perm=50, n_boot=50, paper_pipeline=False,
+             measures=["dsa", "cka"], sensitivity={"pcs": [None], "ranks": [4]})
+    C.run_study(p, out, backend="serial", progress=False, log=lambda s: None)
+
+
+TINY_RUNS = {"feedback_alignment": _tiny_feedback_alignment, "groups": _tiny_groups,
+             "groups_seeds": _tiny_groups_seeds, "transfer": _tiny_transfer, "lorenz": _tiny_lorenz,
+             "compositional": _tiny_compositional, "compositional_mamba": _tiny_compositional_mamba}
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +130,52 @@ def test_one_report_from_every_study(study_dir):
     assert len(doc["sections"]) == len(TINY_RUNS)
     assert all(f and len(f) > 40 for f in doc["findings"].values())
     assert len(re.findall(r'<section id="sec-\d+"><h2>[^<]+</h2><p class="finding">', html)) == len(TINY_RUNS)
-    assert set(doc["data"]) >= {"feedback_alignment", "groups_S3"}
-    assert doc["summary"]["seeds"] == "feedback_alignment 0, groups 0" and "torch" in doc["summary"]["versions"]
+    assert set(doc["data"]) >= {"feedback_alignment", "groups_S3", "groups_S3_seeds", "transfer", "lorenz",
+                                "compositional_leaky_rnn", "compositional_mamba"}
+    assert doc["summary"]["seeds"] == ("feedback_alignment 0, groups 0, groups 0 1, compositional 0 1, "
+                                       "compositional 0 1, lorenz 0, transfer 0")
+    assert "torch" in doc["summary"]["versions"]
     for fig in doc["figures"]:
         assert fig["data"], fig["caption"]
         assert sorted(f.rsplit(".", 1)[1] for f in fig["files"]) == ["pdf", "png", "svg"], fig["files"]
+    # one groups reader, two shapes: the multi-seed file gets its own section
+    assert doc["sections"] == ["Feedback alignment", "Group operation: S3", "Group operation: S3, 2 seeds",
+                               "Compositional learning (leaky_rnn)", "Compositional learning (mamba)",
+                               "Lorenz attractor test cases (Guilhot et al. 2024)", "Transfer geometry"]
+    multi = json.loads((study_dir / "groups_seeds" / "groups_S3.json").read_text())
+    assert doc["data"]["groups_S3_seeds"] == multi and multi["seeds"] == [0, 1]
+    n_gen = sum(r["generalisation_step"] is not None for r in multi["per_seed"])
+    assert f"2 seeds: {n_gen} of 2 generalised" in doc["findings"]["Group operation: S3, 2 seeds"]
+    # the penalised setting's deep-layer mean and its verdict are in the feedback finding
+    fa_json = json.loads((study_dir / "feedback_alignment" / "feedback_alignment.json").read_text())
+    deep = fa_json["deep_layer_mean"]
+    assert deep == {k: fa_json["penalised"]["networks"]["dfa_penalised"]["deep_layer_mean"][k] for k in deep}
+    fa_finding = doc["findings"]["Feedback alignment"]
+    assert f"deep-layer mean cosine {deep['observed']:.3f}" in fa_finding and f": {deep['verdict']};" in fa_finding
+    assert deep["seed_rule"] in fa_finding
+    # transfer: every recorded figure but the per-network sanity plots is embedded, with its data
+    tr = json.loads((study_dir / "transfer" / "transfer.json").read_text())
+    embedded = [f for f in doc["figures"] if f["section"] == "Transfer geometry"]
+    assert len(embedded) == sum(not k.startswith("sanity/") for k in tr["figures"])
+    assert doc["data"]["transfer"] == tr
+    # lorenz: the study's own verdict leads its finding, then the first effect with its interval
+    lz = json.loads((study_dir / "lorenz" / "lorenz.json").read_text())
+    lz_finding = doc["findings"]["Lorenz attractor test cases (Guilhot et al. 2024)"]
+    assert lz_finding.startswith(lz["verdict"]["headline"])
+    effect, row = next(iter(lz["noise_effects"].items()))
+    assert all(f"dsa - {m} " in lz_finding and d["winner"] in lz_finding for m, d in row["vs_dsa"].items())
+    # compositional: the detected expected orderings per measure, as counted in its JSON
+    co = json.loads((study_dir / "compositional" / "compositional.json").read_text())
+    co_finding = doc["findings"]["Compositional learning (leaky_rnn)"]
+    assert all(f"{m} {sum(r['detected'] for r in eo['pairs'])} of {len(eo['pairs'])}" in co_finding
+               for m, eo in co["expected_ordering"].items())
+    # --model mamba: the separation verdict of every measure is in the finding
+    mb = json.loads((study_dir / "compositional_mamba" / "compositional.json").read_text())
+    mb_finding = doc["findings"]["Compositional learning (mamba)"]
+    for m, s in mb["mamba"]["separation"].items():
+        assert f"{m} " in mb_finding and (f"(p {s['p']:.2g}): {'separated' if s['separated'] else 'not separated'}"
+                                          in mb_finding)
+    assert any(f["files"][0].endswith("compositional_mamba.png") for f in doc["figures"])
     # the study's own JSON numbers are what the report shows
     fa = json.loads((study_dir / "feedback_alignment" / "feedback_alignment.json").read_text())
     assert doc["data"]["feedback_alignment"] == fa
@@ -114,3 +212,24 @@ def test_two_runs_of_a_study_are_kept_apart(study_dir, tmp_path):
     doc = json.loads((root / "report.json").read_text())
     assert doc["sections"] == ["Group operation: S3"] * 2
     assert set(doc["data"]) == {"groups_S3", "groups_S3_2"} and doc["data"]["groups_S3"] == doc["data"]["groups_S3_2"]
+
+
+def test_transfer_finding_counts_survivors():
+    """The transfer finding counts the calibrated comparisons that survive and quotes the first
+    calibrated one; with one seed per rule set it says that nothing is calibrated."""
+    from repalign.report.readers_transfer import transfer_finding
+
+    nets = [{"ruleset": rs, "seed": s, "accuracy": {"stage2": {"delayanti": a}}}
+            for rs, s, a in (("A", 0, 0.5), ("A", 1, 0.7), ("B", 0, 0.9), ("B", 1, 0.95))]
+    rows = [{"claim": "claim one", "estimate": 0.2, "interval": [0.1, 0.3], "n": 2, "verdict": "survives"},
+            {"claim": "claim two", "estimate": 0.0, "interval": [-0.1, 0.1], "n": 2, "verdict": "does not survive"},
+            {"claim": "claim three", "estimate": 0.5, "interval": [0.45, 0.55], "n": 2, "verdict": "survives"}]
+    res = {"params": {"model": "mpn", "hidden": 8, "new_task": "delayanti"}, "networks": nets, "findings": rows}
+    text = transfer_finding(res)
+    assert "2 seed(s) per rule set: 2 of 3 headline comparisons survive" in text
+    assert "claim one: 0.20 [0.10, 0.30], survives" in text and "A 0.50 to 0.70; B 0.90 to 0.95" in text
+    one = {**res, "networks": nets[::2],
+           "findings": [{**r, "interval": None, "verdict": "not calibrated (fewer than 2 seeds per group)"}
+                        for r in rows]}
+    text = transfer_finding(one)
+    assert "none of the 3 headline comparisons is calibrated" in text and "claim one: 0.200, not calibrated" in text

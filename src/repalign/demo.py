@@ -221,7 +221,9 @@ def _compositional(p: dict, out: Path) -> tuple[dict, bool]:
     def compute() -> dict:
         params = {**C.default_params("tiny"), **p}
         res = C.run_study(params, out / "compositional", backend="serial", progress=False, log=lambda s: None)
-        return {k: res[k] for k in ("model", "preset", "dissimilarity", "tests", "expected_ordering", "figures")}
+        kept = {k: res[k] for k in ("model", "preset", "dissimilarity", "tests", "expected_ordering", "figures",
+                                    "group_matrix")}
+        return {**kept, "over_learning": {k: res["over_learning"].get(k) for k in ("grid", "binned")}}
 
     return _cached_json(out / "compositional" / "stage.json", p, compute)  # the report is always rewritten
 
@@ -525,9 +527,12 @@ def _section_compositional(rep, co: dict) -> None:
     rep.table([{"measure": m, "a": r["a"], "b": r["b"], "t": r["t"], "p_adj (BH)": r["p_adj"],
                 "p_perm_adj": r["p_perm_adj"]} for m, rows in co["tests"].items() for r in rows],
               caption="t-tests between groups, Benjamini-Hochberg corrected; permutation test over labels")
+    from .report.readers_compositional import CAPTIONS, _figure_data
+
     for key in ("heatmaps", "over_learning"):
         if key in co.get("figures", {}):
-            rep.figure(co["figures"][key], caption=key, data=co["dissimilarity"])
+            data = _figure_data(co, key) or co["dissimilarity"]  # stages cached before group_matrix was kept
+            rep.figure(co["figures"][key], caption=CAPTIONS[key], data=data)
     rep.json("compositional", co)
 
 

@@ -37,7 +37,7 @@ class StudyReader:
 READERS: list[StudyReader] = []
 
 # the demo's stage folders: study files inside them belong to the demo's report
-DEMO_STAGE_DIRS = ("report_card", "transfer", "learning", "feedback_alignment")
+DEMO_STAGE_DIRS = ("report_card", "transfer", "learning", "feedback_alignment", "lorenz", "compositional")
 
 
 def register_reader(name: str, pattern: str, build: Callable[[Report, dict, Path], None]) -> StudyReader:
@@ -113,10 +113,21 @@ def _study_summary(folder: Path, loaded: list[tuple[str, dict]], versions: dict)
     return {"folder": str(folder), "studies": ", ".join(name for name, _ in loaded),
             "versions": ", ".join(sorted(ran)) or ", ".join(f"{k} {v}" for k, v in versions.items()
                                                            if k != "platform"),
-            "seeds": ", ".join(f"{name.split(' ')[0]} {(r.get('config') or {}).get('seed', 'n/a')}"
-                               for name, r in loaded),
+            "seeds": ", ".join(f"{name.split(' ')[0]} {_seeds(r)}" for name, r in loaded),
             "wall time": ", ".join(f"{name.split(' ')[0]} {seconds(r)}" for name, r in loaded),
             "reused": "everything: rebuilt from the saved JSON and figures, nothing recomputed"}
+
+
+def _seeds(r: dict) -> str:
+    """The seeds a study output ran with: a ``seeds`` list (multi-seed runs, or in ``params``),
+    the seeds of its ``networks`` list (transfer), else ``config["seed"]``."""
+    for seeds in (r.get("seeds"), (r.get("params") or {}).get("seeds")):
+        if isinstance(seeds, list):
+            return " ".join(str(s) for s in seeds)
+    nets = r.get("networks")
+    if isinstance(nets, list) and nets and all(isinstance(n, dict) and "seed" in n for n in nets):
+        return " ".join(str(s) for s in sorted({n["seed"] for n in nets}))
+    return str((r.get("config") or {}).get("seed", "n/a"))
 
 
 def _unique(rep: Report, name: str) -> str:
@@ -148,6 +159,8 @@ def feedback_alignment_section(rep: Report, fa: dict, figure: str | Path | None 
     acc = ", ".join(f"{m} {net['test_accuracy']:.2f}" for m, net in nets.items())
     n_null = fa["config"]["null_draws"]
     finding = "; ".join(parts) + f". Held-out accuracy {acc}; {n_null} random feedback draws per layer."
+    if "deep_layer_mean" in fa:
+        finding += " " + _deep_layer_finding(fa["deep_layer_mean"], fa["config"].get("penalty"))
     rep.section("Feedback alignment", finding=finding, params=fa["config"])
     rep.text("Direct feedback alignment vs backprop on the digits data: per layer, the mean cosine between "
              "the DFA update direction and the true gradient, against a null of random feedback matrices "
@@ -163,7 +176,29 @@ def feedback_alignment_section(rep: Report, fa: dict, figure: str | Path | None 
         rep.figure(figure, caption="observed cosine vs null, per layer",
                    data=[{k: r.get(k) for k in ("network", "layer", "cosine")}
                          | {"null_mean": r["null"].mean if r["null"] else None} for r in rows])
+    if "penalised" in fa:
+        _penalised_table(rep, fa["penalised"])
     rep.json(_unique(rep, "feedback_alignment"), fa)
+
+
+def _deep_layer_finding(d: dict, penalty: Any) -> str:
+    """The penalised-DFA network's deep-layer mean cosine against its fresh-B null (seed 004)."""
+    num = (lambda v, spec=".3f": "n/a" if v is None else format(v, spec))
+    return (f"Penalised DFA (output LayerNorm, lambda {penalty}): deep-layer mean cosine {num(d['observed'])} vs "
+            f"fresh-B null {num(d['null_mean'])} +- {num(d['null_sd'])} (p {num(d['p_value'], '.2g')}, "
+            f"{d['n_null']} draws): {d['verdict']}; seed's rule: {d['seed_rule']}.")
+
+
+def _penalised_table(rep: Report, pen: dict) -> None:
+    from .tables import Interval
+
+    rows = [{"network": m, "statistic": r.get("layer", r["info"]["statistic"]), "cosine": r["observed"],
+             "fresh-B null": Interval(r["null_mean"], r["null_mean"] - 2 * r["null_sd"], r["null_mean"] + 2 * r["null_sd"])
+             if r["null_mean"] is not None and r["null_sd"] is not None else None,
+             "z": r["z"], "p": r["p_value"], "verdict": r["verdict"]}
+            for m, net in pen["networks"].items() for r in net["layers"] + [net["layer_mean"], net["deep_layer_mean"]]]
+    rep.table(rows, caption="Seed 004's setting (output LayerNorm; fresh draws of all B jointly): held-out accuracy "
+              + ", ".join(f"{m} {net['test_accuracy']:.3f}" for m, net in pen["networks"].items()))
 
 
 def _feedback_reader(rep: Report, results: dict, path: Path) -> None:
@@ -172,7 +207,12 @@ def _feedback_reader(rep: Report, results: dict, path: Path) -> None:
 
 # ----------------------------------------------------------------------------- groups
 def groups_section(rep: Report, res: dict, path: Path) -> None:
-    """Group-operation study (``groups_<G>.json``)."""
+    """Group-operation study (``groups_<G>.json``); a multi-seed file (``seeds`` key, written by
+    ``repalign study groups --seeds``) goes to :func:`~.readers_groups.groups_seeds_section`."""
+    if "seeds" in res and "per_seed" in res:
+        from .readers_groups import groups_seeds_section
+
+        return groups_seeds_section(rep, res, path)
     s, g = res["summary"], res["group"]
     gen = s.get("generalisation_step")
     key = s.get("key_irreps") or []
@@ -211,3 +251,6 @@ def _groups_series(res: dict, suffix: str) -> Any:
 
 register_reader("feedback_alignment", "feedback_alignment.json", _feedback_reader)
 register_reader("groups", "groups_*.json", groups_section)
+
+# studies whose readers live in their own modules (they register themselves on import)
+from . import readers_compositional, readers_lorenz, readers_transfer  # noqa: E402,F401

@@ -107,8 +107,10 @@ def _scatter_fit(ax, x, y, reg: dict) -> None:
 
 
 def _save(fig, path: Path) -> Path:
+    from ..report.figstyle import save_figure
+
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100, tight=False)  # PNG, plus SVG/PDF under paper_style
     _plt().close(fig)
     return path
 

@@ -119,13 +119,15 @@ def plot_all(res: dict, out_dir: Path) -> dict[str, Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..report.figstyle import OKABE_ITO
+
     name = res["group"]["name"]
     med = res["median"]
     steps = np.maximum(np.array(med["step"]), 1)
     paths = {}
     for kind, log_y in (("loss", True), ("accuracy", False)):
         fig, ax = plt.subplots(figsize=(6, 4))
-        for split, color in (("train", "tab:blue"), ("test", "tab:red")):
+        for split, color in (("train", OKABE_ITO[0]), ("test", OKABE_ITO[1])):  # colour-blind safe
             for r in res["per_seed"]:
                 ax.plot(steps, [h[f"{split}_{kind}"] for h in r["history"]], color=color, alpha=0.25, lw=1)
             ax.plot(steps, med[f"{split}_{kind}"], color=color, lw=2, label=f"median {split} {kind}")
@@ -156,7 +158,9 @@ def plot_all(res: dict, out_dir: Path) -> dict[str, Path]:
 def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    from ..report.figstyle import save_figure
+
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80, tight=False)  # PNG, plus SVG/PDF under paper_style
     plt.close(fig)
     return path

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..engine.store import to_jsonable
+from ..report.figstyle import save_figure
 
 
 def cache_in(folder: str | Path, key: Callable[[str], dict]) -> Callable[[str, Callable[[], dict]], dict]:
@@ -182,7 +183,7 @@ def plot_regimes(res: dict, path: Path) -> Path:
             ax.set_title(f"{m} ({ic} ic)", fontsize=9)
             fig.colorbar(im, ax=ax, fraction=0.046, label="rad")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90, tight=False)  # PNG, plus SVG/PDF under paper_style
     plt.close(fig)
     return path
 
@@ -203,7 +204,7 @@ def plot_within_across(res: dict, path: Path) -> Path:
         ax.set_title(m, fontsize=9)
         ax.set_ylabel("distance (rad)")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90, tight=False)  # PNG, plus SVG/PDF under paper_style
     plt.close(fig)
     return path
 
@@ -224,7 +225,7 @@ def plot_curves(res: dict, path: Path) -> Path:
         ax.set_title(m, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90, tight=False)  # PNG, plus SVG/PDF under paper_style
     plt.close(fig)
     return path
 
@@ -242,7 +243,7 @@ def plot_motifs(res: dict, path: Path) -> Path:
     ax.set_xticks([1, 2, 3])
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90, tight=False)  # PNG, plus SVG/PDF under paper_style
     plt.close(fig)
     return path
 

@@ -280,7 +280,7 @@ def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
     from .mamba_report import mamba_figure, mamba_markdown
 
     # run_study wrote the figures already; JSON and markdown again, with the Mamba table and section
-    result.setdefault("figures", {})["mamba"] = mamba_figure(result, out)
+    result.setdefault("figures", {})["mamba"] = str(mamba_figure(result, out))  # a path string, as the others
     (out / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
     (out / "compositional.md").write_text(markdown(result) + mamba_markdown(result))
     return block

@@ -102,6 +102,8 @@ def mamba_figure(result: dict, out: Path) -> Path:
     ax.legend(frameon=False)
     fig.tight_layout()
     path = Path(out) / "compositional_mamba.png"
-    fig.savefig(path, dpi=110)
+    from ..report.figstyle import save_figure
+
+    save_figure(fig, path, dpi=110, tight=False)  # PNG, plus SVG/PDF under paper_style
     plt.close(fig)
     return path

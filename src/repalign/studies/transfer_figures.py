@@ -1,4 +1,5 @@
-"""Figures of ``repalign study transfer`` (matplotlib object interface, PNG files).
+"""Figures of ``repalign study transfer`` (matplotlib object interface; PNG files, and SVG/PDF
+beside them under :func:`repalign.report.figstyle.paper_style`).
 
 * :func:`sanity_figure` — the final network's outputs over the targets, and the inputs, for a
   few test trials of every task (the seed's ``finalnet_on_stage{1,2}`` check).
@@ -16,6 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..report.figstyle import save_figure
+
 __all__ = ["sanity_figure", "learning_curves_figure", "cross_ruleset_figure", "spectrum_figure"]
 
 
@@ -30,7 +33,7 @@ def _save(fig, path: str | Path) -> str:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100, bbox_inches="tight")
+    save_figure(fig, path, dpi=100)  # PNG, plus SVG/PDF under paper_style("png,svg,pdf")
     return str(path)
 
 
