@@ -496,12 +496,12 @@ def _lorenz(p: dict, seed: int, out: Path) -> tuple[dict, bool]:
 
 
 def _section_lorenz(rep, res: dict, out: Path) -> None:
+    from .report.readers_lorenz import lorenz_finding
     from .studies.lorenz_report import effect_rows, head_to_head
 
-    headline = res.get("verdict", {}).get("headline", "")
     rep.section("Lorenz attractor test cases (Guilhot et al. 2024), tiny setting",
-                finding=(f"{headline}. Tiny setting (few trajectories, small DSA rank): compare shapes, not values; "
-                         "the paper's setting is in docs/lorenz.md." if headline else None))
+                finding=(f"{lorenz_finding(res)} Tiny setting (few trajectories, small DSA rank): compare shapes, "
+                         "not values; the paper's setting is in docs/lorenz.md."))
     rep.text("DSA, CKA and Procrustes (all in radians) on the paper's Lorenz regime, noise and ratio tests, in a "
              "seconds-scale setting (few trajectories, small DSA rank; see `docs/lorenz.md` for the paper's "
              "setting).")
