@@ -16,7 +16,7 @@ import math
 import torch
 from torch import nn
 
-from .rnn import ACTIVATIONS, ModelOutput, _Base, _check_inputs, _noise_like
+from .rnn import ACTIVATIONS, ModelOutput, _Base, _check_inputs, _noise_like, _seeded_readout
 
 
 class LeakyGRU(_Base):
@@ -47,10 +47,7 @@ class LeakyGRU(_Base):
         self.w_in = nn.Parameter(torch.randn(3 * n_hidden, n_input, generator=g) / math.sqrt(n_input))
         self.w_rec = nn.Parameter(torch.randn(3 * n_hidden, n_hidden, generator=g) / math.sqrt(n_hidden))
         self.b = nn.Parameter(torch.zeros(3 * n_hidden))
-        self.readout = nn.Linear(n_hidden, n_output)
-        with torch.no_grad():
-            self.readout.weight.copy_(torch.randn(n_output, n_hidden, generator=g) / math.sqrt(n_hidden))
-            self.readout.bias.zero_()
+        self.readout = _seeded_readout(n_hidden, n_output, g)
 
     def input_weight(self) -> nn.Parameter:
         return self.w_in

@@ -49,6 +49,15 @@ def _check_inputs(inputs: torch.Tensor, n_input: int) -> None:
         raise ValueError(f"inputs must have shape (batch, time, {n_input}); got {tuple(inputs.shape)}")
 
 
+def _seeded_readout(n_hidden: int, n_output: int, g: torch.Generator | None) -> nn.Linear:
+    """Readout ``Linear(n_hidden, n_output)``: weights N(0, 1/n_hidden) drawn from ``g``, bias zero."""
+    readout = nn.Linear(n_hidden, n_output)
+    with torch.no_grad():
+        readout.weight.copy_(torch.randn(n_output, n_hidden, generator=g) / math.sqrt(n_hidden))
+        readout.bias.zero_()
+    return readout
+
+
 class _Base(nn.Module):
     """Shared bookkeeping: ``spec`` (kwargs to rebuild the model) and the input-weight accessor."""
 
@@ -105,10 +114,7 @@ class LeakyRNN(_Base):
         self.w_in = nn.Parameter(torch.randn(n_hidden, n_input, generator=g) / math.sqrt(n_input))
         self.w_rec = nn.Parameter(rec_gain * _rec_matrix(rec_init, n_hidden, g))
         self.b = nn.Parameter(torch.zeros(n_hidden))
-        self.readout = nn.Linear(n_hidden, n_output)
-        with torch.no_grad():
-            self.readout.weight.copy_(torch.randn(n_output, n_hidden, generator=g) / math.sqrt(n_hidden))
-            self.readout.bias.zero_()
+        self.readout = _seeded_readout(n_hidden, n_output, g)
 
     def input_weight(self) -> nn.Parameter:
         return self.w_in

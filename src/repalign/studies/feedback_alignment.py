@@ -102,8 +102,11 @@ def layer_names(n_blocks: int) -> list[str]:
     return ["stem"] + [f"{LAYER_NAMES_PREFIX}{i + 1}" for i in range(n_blocks)]
 
 
-def make_network(n_in: int = 64, width: int = 256, n_blocks: int = 4, n_out: int = 10, seed: int = 0):
-    """The residual MLP (torch module) with a seeded initialisation."""
+def make_network(n_in: int = 64, width: int = 256, n_blocks: int = 4, n_out: int = 10, seed: int = 0,
+                 output_norm: bool = False):
+    """The residual MLP (torch module) with a seeded initialisation; ``output_norm`` puts a
+    LayerNorm before the readout (seed 004's network). The LayerNorm draws no random numbers, so
+    the other weights are the same with or without it."""
     import torch
     from torch import nn
 
@@ -114,6 +117,7 @@ def make_network(n_in: int = 64, width: int = 256, n_blocks: int = 4, n_out: int
             super().__init__()
             self.stem = nn.Linear(n_in, width)
             self.blocks = nn.ModuleList(nn.Linear(width, width) for _ in range(n_blocks))
+            self.out_ln = nn.LayerNorm(width) if output_norm else nn.Identity()
             self.readout = nn.Linear(width, n_out)
 
         def forward(self, x, local: bool = False):
@@ -124,7 +128,7 @@ def make_network(n_in: int = 64, width: int = 256, n_blocks: int = 4, n_out: int
                 inp = h.detach() if local else h
                 h = inp + torch.relu(block(inp))
                 hs.append(h)
-            logits = self.readout(h.detach() if local else h)
+            logits = self.readout(self.out_ln(h.detach() if local else h))
             return logits, hs
 
     torch.manual_seed(seed)

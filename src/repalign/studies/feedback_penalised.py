@@ -76,29 +76,7 @@ def feedback_index(layer: int, n_blocks: int) -> int:
 
 def make_network(n_in: int = 64, width: int = 256, n_blocks: int = 4, n_out: int = 10, seed: int = 0):
     """Residual MLP with an output LayerNorm (torch module; seeded init)."""
-    import torch
-    from torch import nn
-
-    class ResidualMLPLN(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.stem = nn.Linear(n_in, width)
-            self.blocks = nn.ModuleList(nn.Linear(width, width) for _ in range(n_blocks))
-            self.out_ln = nn.LayerNorm(width)
-            self.readout = nn.Linear(width, n_out)
-
-        def forward(self, x, local: bool = False):
-            h = torch.relu(self.stem(x))
-            hs = [h]
-            for block in self.blocks:
-                inp = h.detach() if local else h
-                h = inp + torch.relu(block(inp))
-                hs.append(h)
-            logits = self.readout(self.out_ln(h.detach() if local else h))
-            return logits, hs
-
-    torch.manual_seed(seed)
-    return ResidualMLPLN()
+    return fa.make_network(n_in, width, n_blocks, n_out, seed, output_norm=True)
 
 
 def layer_feedback(B: list, n_layers: int) -> list:
