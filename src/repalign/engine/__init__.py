@@ -14,15 +14,18 @@ See ``docs/engine.md`` for the design (content hashes, chunks, backends, crash s
 """
 
 from .results import Results, load
-from .sources import System, content_hash, resolve_systems
+from . import sources as _sources
+from .sources import Source, content_hash, resolve_systems
 from .store import Store, measure_key
 from .sweep import SweepSummary, sweep
 
-__all__ = ["sweep", "load", "Results", "SweepSummary", "System", "Store", "content_hash",
+__all__ = ["sweep", "load", "Results", "SweepSummary", "Source", "Store", "content_hash",
            "measure_key", "resolve_systems", "run_config", "load_config"]
 
 
 def __getattr__(name):  # config needs yaml: imported on first use only
+    if name == "System":  # deprecated alias of Source (warns)
+        return _sources.System
     if name in ("run_config", "load_config"):
         from . import config
 

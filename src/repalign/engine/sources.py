@@ -1,8 +1,10 @@
 """Named systems for a sweep: arrays in memory or files loaded lazily.
 
-A :class:`System` is a name plus a way to get the array. File-backed systems hold only a
-path (and a key inside a container file); the data are read when a worker needs them, so a
-sweep over thousands of files never has them all in memory.
+A :class:`Source` is a system's name plus a way to get its data (the *system* itself is the
+array, as everywhere in repalign). File-backed sources hold only a path (and a key inside a
+container file); the data are read when a worker needs them, so a sweep over thousands of
+files never has them all in memory. ``System`` is the old name of :class:`Source`, kept as a
+deprecated alias (see docs/architecture.md, "Names").
 
 Accepted specifications (see :func:`resolve_systems`):
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import glob as _glob
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -37,8 +40,8 @@ ARRAY_SUFFIXES = (".npy", ".npz") + HDF5_SUFFIXES
 
 
 @dataclass(frozen=True)
-class System:
-    """One named system.
+class Source:
+    """Where one named system's data come from.
 
     Exactly one of ``array`` (in memory) or ``path`` (a file, with ``key`` naming an array
     inside ``.npz``/HDF5 containers) is set. Instances pickle cheaply when file-backed.
@@ -124,14 +127,14 @@ def content_hash(data: Any) -> str:
 
 
 # --------------------------------------------------------------------------- resolving specs
-def resolve_systems(spec: Any, base_dir: str | os.PathLike | None = None) -> list[System]:
+def resolve_systems(spec: Any, base_dir: str | os.PathLike | None = None) -> list[Source]:
     """Turn a systems specification (see module docstring) into a list of named systems.
 
     Relative paths are taken relative to ``base_dir`` (default: the working directory).
     Raises ValueError for missing files, globs matching nothing, unsupported file types and
     duplicate names.
     """
-    if isinstance(spec, System):
+    if isinstance(spec, Source):
         systems = [spec]
     elif isinstance(spec, (str, os.PathLike)):
         systems = _from_path_spec(str(spec), base_dir)
@@ -151,29 +154,29 @@ def resolve_systems(spec: Any, base_dir: str | os.PathLike | None = None) -> lis
     return systems
 
 
-def _from_sequence(items: list | tuple, base_dir) -> list[System]:
-    if all(isinstance(x, System) for x in items):
+def _from_sequence(items: list | tuple, base_dir) -> list[Source]:
+    if all(isinstance(x, Source) for x in items):
         return list(items)
     if all(isinstance(x, (str, os.PathLike)) for x in items):
         return [s for x in items for s in _from_path_spec(str(x), base_dir)]
     if any(isinstance(x, (str, os.PathLike)) for x in items):
         raise ValueError("systems: a list must hold either paths or arrays, not both")
-    return [System(f"system_{i}", array=x) for i, x in enumerate(items)]
+    return [Source(f"system_{i}", array=x) for i, x in enumerate(items)]
 
 
-def _from_named(name: str, value: Any, base_dir) -> list[System]:
-    if isinstance(value, System):
-        return [System(name, value.array, value.path, value.key)]
+def _from_named(name: str, value: Any, base_dir) -> list[Source]:
+    if isinstance(value, Source):
+        return [Source(name, value.array, value.path, value.key)]
     if isinstance(value, (str, os.PathLike)):
         found = _from_path_spec(str(value), base_dir)
         if len(found) != 1:
             raise ValueError(f"systems['{name}']: {value} holds {len(found)} arrays; name one file or array")
         s = found[0]
-        return [System(name, path=s.path, key=s.key)]
-    return [System(name, array=value)]
+        return [Source(name, path=s.path, key=s.key)]
+    return [Source(name, array=value)]
 
 
-def _from_path_spec(spec: str, base_dir) -> list[System]:
+def _from_path_spec(spec: str, base_dir) -> list[Source]:
     path = _absolute(spec, base_dir)
     if any(c in spec for c in "*?["):
         matches = sorted(_glob.glob(path, recursive=True))
@@ -192,18 +195,18 @@ def _absolute(spec: str, base_dir) -> str:
     return os.path.abspath(p)
 
 
-def _from_file(path: str) -> list[System]:
+def _from_file(path: str) -> list[Source]:
     suffix = Path(path).suffix.lower()
     stem = Path(path).stem
     if suffix == ".npy":
-        return [System(stem, path=path)]
+        return [Source(stem, path=path)]
     if suffix == ".npz":
         keys = _npz_keys(path)
         if len(keys) == 1:
-            return [System(stem, path=path, key=keys[0])]
-        return [System(f"{stem}/{k}", path=path, key=k) for k in keys]
+            return [Source(stem, path=path, key=keys[0])]
+        return [Source(f"{stem}/{k}", path=path, key=k) for k in keys]
     if suffix in HDF5_SUFFIXES:
-        return [System(k, path=path, key=k) for k in _hdf5_datasets(path)]
+        return [Source(k, path=path, key=k) for k in _hdf5_datasets(path)]
     raise ValueError(f"systems: unsupported file type '{suffix}' ({path}); expected one of {ARRAY_SUFFIXES}")
 
 
@@ -241,7 +244,7 @@ def _check_unique(names: list[str]) -> None:
         raise ValueError(f"systems: duplicate system names {sorted(set(dup))}; give explicit names")
 
 
-def file_signature(system: System) -> tuple | None:
+def file_signature(system: Source) -> tuple | None:
     """(path, key, size, mtime_ns) of a file-backed system, used to skip re-hashing it."""
     if system.path is None:
         return None
@@ -252,7 +255,7 @@ def file_signature(system: System) -> tuple | None:
     return (system.path, system.key or "", st.st_size, st.st_mtime_ns)
 
 
-def hash_systems(systems: Iterable[System], lookup: Callable[[tuple], str | None] | None = None) -> list[str]:
+def hash_systems(systems: Iterable[Source], lookup: Callable[[tuple], str | None] | None = None) -> list[str]:
     """Content hash of every system, loading one at a time; ``lookup`` may supply known hashes
     of unchanged files (by :func:`file_signature`)."""
     out = []
@@ -261,3 +264,11 @@ def hash_systems(systems: Iterable[System], lookup: Callable[[tuple], str | None
         known = lookup(sig) if (lookup is not None and sig is not None) else None
         out.append(known if known is not None else content_hash(s.load()))
     return out
+
+
+def __getattr__(name: str) -> Any:
+    if name == "System":  # renamed in issue 18: "system" means the data, a Source says where they come from
+        warnings.warn("repalign.engine.sources.System is deprecated; use Source (same class)",
+                      DeprecationWarning, stacklevel=2)
+        return Source
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -61,7 +61,7 @@ import numpy as np
 
 from ..registry import Comparison, Measure, Prepared, get_measure
 from . import statefile
-from .sources import System, file_signature, hash_systems, resolve_systems
+from .sources import Source, file_signature, hash_systems, resolve_systems
 from .store import Store, canonical_json, measure_key, to_jsonable
 
 BACKENDS = ("serial", "processes", "dask")
@@ -263,7 +263,7 @@ def _check_backend(backend: str, scheduler, client) -> str:
     return backend
 
 
-def _hash_and_record(st: Store, systems: list[System], progress: bool) -> list[str]:
+def _hash_and_record(st: Store, systems: list[Source], progress: bool) -> list[str]:
     hashes = hash_systems(_bar(systems, progress, "hashing systems", len(systems) > 50), st.file_hash)
     sigs = [(file_signature(s), h) for s, h in zip(systems, hashes)]
     st.record_file_hashes([(*sig, h) for sig, h in sigs if sig is not None])
@@ -348,7 +348,7 @@ def _expensive(m: Measure, cache_prepared) -> bool:
 @dataclass
 class _Chunk:
     measure: Measure
-    items: dict  # system index -> System (to load + prepare) or Prepared or _PrepareError
+    items: dict  # system index -> Source (to load + prepare) or Prepared or _PrepareError
     pairs: list  # [(ia, ib), ...]
     hashes: dict = field(default_factory=dict)  # system index -> content hash (memo key)
     memo_bytes: int = 0  # budget of the worker's memo of prepared states
