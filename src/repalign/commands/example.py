@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
+from ..api import compare
+from ..registry import get_measure
+
 
 def register(sub) -> None:
     p = sub.add_parser("example", help="compare generated systems with several measures and print the scores")
@@ -12,10 +17,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    import repalign
-
     rng = np.random.default_rng(args.seed)
     X = rng.standard_normal((500, 50))
     Q, _ = np.linalg.qr(rng.standard_normal((50, 50)))
@@ -25,10 +26,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'measure':<16} {'kind':<11} {'X vs Y':>9} {'X vs Z':>9}")
     for name in ("cka", "debiased_cka", "procrustes", "cca_r2", "rsa"):
         try:
-            m = repalign.get_measure(name)
+            m = get_measure(name)
         except ValueError:
             continue
-        xy = repalign.compare(X, Y, m)
-        xz = repalign.compare(X, Z, m)
+        xy = compare(X, Y, m)
+        xz = compare(X, Z, m)
         print(f"  {name:<16} {m.kind:<11} {xy:9.4f} {xz:9.4f}")
     return 0

@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repalign.report.studies import build_report
+    from ..report.studies import build_report  # the report package: ~0.1 s that --help need not pay
 
     rep = build_report(args.dir, title=args.title)
     out = Path(args.out) if args.out else Path(args.dir) / "report.html"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+from .compare import parse_params
 
 
 def register(sub) -> None:
@@ -33,15 +36,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"repalign results: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `repalign results db | head`
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
 def _frame(args):
-    from repalign.commands.compare import parse_params
-    from repalign.engine import load
+    from ..engine import load  # the engine: ~0.09 s that --help need not pay
 
     res = load(args.db)
     params = parse_params(args.param) or None
@@ -66,7 +66,7 @@ def _write(frame, args) -> None:
     elif args.format == "csv":
         frame.to_csv(args.out if args.out else sys.stdout, index=index)
     else:
-        import pandas as pd
+        import pandas as pd  # already loaded by the results here; kept off module top, as --help must not pay 1.2 s
 
         if not (index or args.all_columns):
             frame = frame[["system_a", "system_b", "measure", "params", "score", "status", "error"]]

@@ -1,11 +1,15 @@
 """``repalign study <name>``: end-to-end studies, one sub-subcommand each.
 
-Add a study by writing ``_register_<name>(studies)`` and listing it in ``STUDIES``.
+Add a study by writing ``_register_<name>(studies)`` and listing it in ``STUDIES``. Each study's
+module is imported inside its ``_run_<name>``: studies train torch networks and load pandas, which
+``repalign --help`` must not pay for (see ``repalign.cli``).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from pathlib import Path
 
 
 def register(sub) -> None:
@@ -21,7 +25,7 @@ def register(sub) -> None:
 
 def _styled(func):
     def run(args: argparse.Namespace) -> int:
-        from ..report.figstyle import paper_style
+        from ..report.figstyle import paper_style  # the report package: ~0.05 s that --help need not pay
 
         with paper_style(args.figure_format):
             return func(args)
@@ -104,8 +108,6 @@ def _run_groups(args: argparse.Namespace) -> int:
 
 
 def _run_groups_seeds(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from ..studies import groups as gs
     from ..studies import groups_seeds as gss
 
@@ -149,8 +151,6 @@ def _register_lorenz(studies) -> None:
 
 
 def _run_lorenz(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ..studies import lorenz as lz
     from ..studies.lorenz_report import cache_in, save
 
@@ -240,9 +240,9 @@ def _register_compositional(studies) -> None:
 
 
 def _run_compositional(args: argparse.Namespace) -> int:
-    from ..studies import compositional as C
+    from ..studies import compositional
 
-    params = C.default_params(args.preset or "quick", model=args.model)
+    params = compositional.default_params(args.preset or "quick", model=args.model)
     for key in ("activations", "hidden", "lrs", "batch_sizes", "seeds", "epochs", "trials_per_epoch", "eval_batch",
                 "device"):
         if getattr(args, key) is not None:
@@ -251,7 +251,7 @@ def _run_compositional(args: argparse.Namespace) -> int:
         params["paper_pipeline"] = False
     if args.compare_with:
         params["compare_with"] = args.compare_with
-    res = C.run_study(params, args.out, backend=args.backend, n_jobs=args.jobs, scheduler=args.scheduler)
+    res = compositional.run_study(params, args.out, backend=args.backend, n_jobs=args.jobs, scheduler=args.scheduler)
     for m, d in res["dissimilarity"].items():
         print(m, {g: round(v["mean"], 3) for g, v in d.items()})
     print(f"wrote {args.out}/compositional.json and compositional.md ({res['seconds']['total']:.0f} s)")

@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repalign.train.runconfig import run_config
+    from ..train.runconfig import run_config  # imports torch: when the command runs, not for --help
 
     try:
         results = run_config(args.config, args.out, progress=not args.no_progress, resume=not args.no_resume)
