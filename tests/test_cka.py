@@ -1,21 +1,13 @@
 """CKA: published values, closed forms, the small-n bias, invariances and the pairwise path."""
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import repalign
+from _helpers import assert_pairwise_matches_compare, published_pair
 from repalign.geometry.cka import rbf_gram
-
-
-def _published_pair():
-    np.random.seed(1337)
-    X = np.random.randn(100, 10)
-    Y = np.random.randn(100, 10) + X
-    return X, Y
 
 
 def _gram_reference_cka(K, L, debiased=False):
@@ -40,7 +32,7 @@ def _gram_reference_cka(K, L, debiased=False):
 
 
 def test_published_values():
-    X, Y = _published_pair()
+    X, Y = published_pair()
     assert repalign.compare(X, Y, "cka") == pytest.approx(0.55761, abs=5e-6)
     assert repalign.compare(X, Y, "debiased_cka") == pytest.approx(0.51346, abs=5e-6)
     assert repalign.compare(X, Y, "rbf_cka") == pytest.approx(0.65483, abs=5e-6)
@@ -85,7 +77,7 @@ def test_small_n_bias_of_biased_cka():
 
 
 def test_angular_is_arccos():
-    X, Y = _published_pair()
+    X, Y = published_pair()
     assert repalign.compare(X, Y, "cka_angular") == pytest.approx(np.arccos(repalign.compare(X, Y, "cka")), abs=1e-12)
 
 
@@ -93,15 +85,9 @@ def test_angular_is_arccos():
 def test_pairwise_equals_pair_loop_and_is_symmetric(name):
     rng = np.random.default_rng(5)
     systems = [rng.standard_normal((25, w)) for w in (3, 8, 8, 40)]  # mixed widths, one with p > n
-    M = repalign.pairwise(systems, name)
     # arccos turns a 1e-16 rounding difference at CKA = 1 into ~1e-8 rad
-    tol = 1e-7 if name == "cka_angular" else 1e-12
-    for i, j in itertools.product(range(4), range(4)):
-        assert M[i, j] == pytest.approx(repalign.compare(systems[i], systems[j], name), abs=tol)
+    M = assert_pairwise_matches_compare(systems, name, atol=1e-7 if name == "cka_angular" else 1e-12)
     assert np.array_equal(M, M.T)
-    R = repalign.pairwise(systems[:2], name, others=systems[2:])
-    assert R.shape == (2, 2)
-    assert R[1, 0] == pytest.approx(M[1, 2], abs=1e-12)
 
 
 def test_blocked_pairwise_with_many_systems_matches_loop():

@@ -42,10 +42,6 @@ class _Evil:
         return (builtins.exec, (f"open({self.marker!r}, 'w').write('pwned')",))
 
 
-def _rng(seed=0):
-    return np.random.default_rng(seed)
-
-
 # --------------------------------------------------------------------------- no code from files
 def test_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path):
     import torch
@@ -96,7 +92,7 @@ def _plant(tmp_path, measure, X, content: bytes):
 @pytest.mark.parametrize("kind", ["pickle_as_npz", "object_array_npz", "truncated", "foreign_class"])
 def test_planted_cache_entries_run_nothing_and_are_recomputed(tmp_path, kind):
     marker = tmp_path / "pwned"
-    S = {f"s{i}": _rng(i).standard_normal((12, 3)) for i in range(3)}
+    S = {f"s{i}": np.random.default_rng(i).standard_normal((12, 3)) for i in range(3)}
     X = S["s0"]
     if kind == "pickle_as_npz":
         content = pickle.dumps(_Evil(marker))
@@ -143,7 +139,7 @@ def test_state_files_refuse_what_needs_pickle():
 # --------------------------------------------------------------------------- memory guard
 def test_rsa_on_60000_conditions_fails_fast_before_allocating(monkeypatch):
     monkeypatch.setenv("REPALIGN_MAX_MEMORY", "2GB")
-    X = _rng().standard_normal((60_000, 2))
+    X = np.random.default_rng(0).standard_normal((60_000, 2))
     repalign.get_measure("rsa")  # imports outside the timing
     tracemalloc.start()
     t = time.perf_counter()
@@ -174,7 +170,7 @@ def test_n_squared_measures_estimate_before_preparing(measure, shape, params):
 
 
 def test_linear_cka_is_not_refused_and_the_budget_can_be_raised():
-    X = _rng().standard_normal((400, 5))
+    X = np.random.default_rng(0).standard_normal((400, 5))
     repalign.set_options(max_memory="1MB")
     repalign.compare(X, X, "cka")  # feature space: 5 x 5
     with pytest.raises(MemoryBudgetError):
@@ -184,7 +180,7 @@ def test_linear_cka_is_not_refused_and_the_budget_can_be_raised():
 
 
 def test_pairwise_and_calibrate_check_memory_of_all_states():
-    systems = [_rng(i).standard_normal((300, 3)) for i in range(40)]
+    systems = [np.random.default_rng(i).standard_normal((300, 3)) for i in range(40)]
     repalign.set_options(max_memory="10MB")  # one RDM (~45k entries) fits, 40 of them twice do not
     repalign.compare(systems[0], systems[1], "rsa")
     with pytest.raises(MemoryBudgetError, match="40 prepared states"):
@@ -211,7 +207,7 @@ def test_bad_sizes_are_refused(bad, monkeypatch):
 
 
 def test_permuted_states_equal_re_prepared_systems():
-    rng = _rng(3)
+    rng = np.random.default_rng(3)
     X, Y, rows = rng.standard_normal((11, 4)), rng.standard_normal((11, 12)), rng.permutation(11)
     cases = [("cka", {}), ("debiased_cka", {}), ("rbf_cka", {}), ("cka", {"kernel": "rbf", "debiased": True}),
              ("procrustes", {}), ("shape", {"alpha": 0.5}), ("rsa", {}), ("rsa", {"compare": "corr_cov"}),
@@ -226,8 +222,8 @@ def test_permuted_states_equal_re_prepared_systems():
 def test_null_does_not_depend_on_the_batch_size(monkeypatch):
     from repalign.stats import nulls
 
-    X = _rng(1).standard_normal((30, 4))
-    Y = X + _rng(2).standard_normal((30, 4))
+    X = np.random.default_rng(1).standard_normal((30, 4))
+    Y = X + np.random.default_rng(2).standard_normal((30, 4))
     a = repalign.calibrate(X, Y, "rsa", n=20, seed=5).null
     monkeypatch.setattr(nulls, "batch_size_for", lambda state_bytes: 7)
     b = repalign.calibrate(X, Y, "rsa", n=20, seed=5).null
@@ -252,7 +248,7 @@ def _gen():
     (None, "numeric"),
 ])
 def test_non_array_inputs_are_refused_naming_the_argument(bad, match):
-    good = _rng().standard_normal((5, 2))
+    good = np.random.default_rng(0).standard_normal((5, 2))
     with pytest.raises(InputError, match=match) as info:
         repalign.compare(good, bad, "cka")
     assert str(info.value).startswith("Y ")
@@ -262,7 +258,7 @@ def test_non_array_inputs_are_refused_naming_the_argument(bad, match):
 def test_complex_torch_refused_and_half_precision_accepted():
     import torch
 
-    X = _rng().standard_normal((20, 3))
+    X = np.random.default_rng(0).standard_normal((20, 3))
     with pytest.raises(InputError, match="complex tensor"):
         repalign.compare(torch.tensor(X, dtype=torch.complex64), X, "cka")
     for dtype in (torch.bfloat16, torch.float16):
@@ -283,7 +279,7 @@ def test_empty_lists_behave_the_same_for_every_measure():
 
 @pytest.mark.parametrize("scale", [1e80, 1e-80])
 def test_overflowing_scales_are_refused(scale):
-    X = _rng().standard_normal((10, 3))
+    X = np.random.default_rng(0).standard_normal((10, 3))
     with pytest.raises(ValueError, match="magnitude") as info:
         repalign.compare(X * scale, X, "cka")
     assert str(info.value).startswith("X ")
@@ -303,7 +299,7 @@ def test_dsa_seed_and_device_checked_when_built():
 
 @pytest.mark.parametrize("name", ["cca", "pwcca"])
 def test_cca_warns_when_ranks_fill_the_samples(name):
-    rng = _rng(5)
+    rng = np.random.default_rng(5)
     X, Y = rng.standard_normal((8, 4)), rng.standard_normal((8, 4))
     with pytest.warns(RuntimeWarning, match="rank_x \\+ rank_y = 4 \\+ 4 >= n_samples = 8"):
         repalign.compare(X, Y, name)
@@ -323,7 +319,7 @@ def _cli(capsys, *argv):
 
 
 def test_damaged_store_and_directory_give_one_line_and_exit_2(tmp_path, capsys):
-    S = {f"s{i}": _rng(i).standard_normal((10, 3)) for i in range(30)}
+    S = {f"s{i}": np.random.default_rng(i).standard_normal((10, 3)) for i in range(30)}
     db = tmp_path / "r.db"
     sweep(S, "cka", db, backend="serial", progress=False)
     con = sqlite3.connect(db)
@@ -331,7 +327,7 @@ def test_damaged_store_and_directory_give_one_line_and_exit_2(tmp_path, capsys):
     con.close()
     with open(db, "r+b") as f:  # header page intact, later pages overwritten
         f.seek(4096 * 3)
-        f.write(_rng().integers(0, 256, 4096 * 4, dtype=np.uint8).tobytes())
+        f.write(np.random.default_rng(0).integers(0, 256, 4096 * 4, dtype=np.uint8).tobytes())
     np.save(tmp_path / "a.npy", S["s0"])
     (tmp_path / "c.yaml").write_text(f"store: {db}\nsystems: {{a: {tmp_path / 'a.npy'}}}\nmeasures: [cka]\n"
                                      "backend: serial\npairs: all_with_self\n")
@@ -343,8 +339,8 @@ def test_damaged_store_and_directory_give_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_cli_input_errors_name_a_and_b(tmp_path, capsys):
-    np.save(tmp_path / "A.npy", _rng().standard_normal((10, 3)))
-    np.save(tmp_path / "B.npy", _rng().standard_normal((11, 3)))
+    np.save(tmp_path / "A.npy", np.random.default_rng(0).standard_normal((10, 3)))
+    np.save(tmp_path / "B.npy", np.random.default_rng(0).standard_normal((11, 3)))
     A, B = str(tmp_path / "A.npy"), str(tmp_path / "B.npy")
     rc, err = _cli(capsys, "compare", A, B)
     assert rc == 2 and err.count("\n") == 0 and "A (" in err and "B (" in err and " X " not in err
@@ -383,7 +379,7 @@ def test_report_save_does_not_replace_foreign_files(tmp_path):
 def test_ridge_r2_predicts_a_single_unit(tmp_path):
     """Found by the property tests: a one-column Y crashed (sklearn predicts 1-D). Variance-weighted
     R^2 of [y, y] equals that of y, an independent reference."""
-    rng = _rng(8)
+    rng = np.random.default_rng(8)
     X = rng.standard_normal((30, 3))
     y = X @ np.array([[1.0], [-2.0], [0.5]]) + 0.3 * rng.standard_normal((30, 1))
     one = repalign.compare(X, y, "ridge_r2")
@@ -395,7 +391,7 @@ def test_variation_below_float64_squares_is_refused_not_scored_nan():
     """Found by the random property run: a constant column at 3 beside a column varying by 1e-121
     passed the magnitude check, but every square underflowed and CKA returned NaN."""
     X = np.array([[3.0, -1.3e-121], [3.0, 1.0e-121], [3.0, 3.6e-121]])
-    Y = _rng().standard_normal((3, 2))
+    Y = np.random.default_rng(0).standard_normal((3, 2))
     for name in ("cka", "cka_angular", "procrustes"):
         with pytest.raises(ValueError, match="^X varies by at most .* underflow"):
             repalign.compare(X, Y, name)
@@ -406,7 +402,7 @@ def test_variation_below_float64_squares_is_refused_not_scored_nan():
 
 def test_dsa_names_the_system_with_a_zero_operator():
     """Found by the random property run: the error said 'A is the zero operator' (an internal name)."""
-    X = _rng().standard_normal((1, 12, 2))
+    X = np.random.default_rng(0).standard_normal((1, 12, 2))
     Y = np.zeros((1, 12, 2))
     Y[0, 5, 0] = 1.0  # one spike: the fitted map sends every state to 0
     with pytest.raises(ValueError, match="^Y has a zero DMD operator"):

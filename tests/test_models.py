@@ -6,18 +6,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _helpers import to_numpy
 from repalign.models import GRUModel, LeakyRNN, LSTMModel, ModelOutput, MultiPlasticNet, build_model
 
 ACT = {"softplus": lambda z: np.logaddexp(0.0, z), "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh}
 
 
-def _np(t):
-    return t.detach().numpy().astype(np.float64)
-
-
 def leaky_reference(model, x, rec_noise=None, in_noise=None):
     """The leaky-RNN equation in numpy, float64 (noise terms given as standard normals)."""
-    W_in, W_rec, b = _np(model.w_in), _np(model.w_rec), _np(model.b)
+    W_in, W_rec, b = to_numpy(model.w_in), to_numpy(model.w_rec), to_numpy(model.b)
     a, f = model.alpha, ACT[model.spec["activation"]]
     B, T, _ = x.shape
     if in_noise is not None:
@@ -30,7 +27,7 @@ def leaky_reference(model, x, rec_noise=None, in_noise=None):
         h = (1 - a) * h + a * f(drive)
         out.append(h)
     H = np.stack(out, 1)
-    return H, H @ _np(model.readout.weight).T + _np(model.readout.bias)
+    return H, H @ to_numpy(model.readout.weight).T + to_numpy(model.readout.bias)
 
 
 @settings(max_examples=20, deadline=None)
@@ -41,8 +38,8 @@ def test_leaky_rnn_matches_numpy_equation(act, dt, init, seed):
     x = np.random.default_rng(seed).standard_normal((4, 9, 5))
     out = m(torch.tensor(x))
     H, Y = leaky_reference(m, x)
-    np.testing.assert_allclose(_np(out.hidden), H, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(_np(out.outputs), Y, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(out.hidden), H, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(out.outputs), Y, rtol=1e-10, atol=1e-12)
 
 
 def test_leaky_rnn_noise_scale_and_order():
@@ -54,18 +51,18 @@ def test_leaky_rnn_noise_scale_and_order():
     xi = torch.randn((2, 8, 3), generator=g, dtype=torch.float64).numpy()
     eta = torch.randn((2, 8, 6), generator=g, dtype=torch.float64).numpy()
     H, _ = leaky_reference(m, x, rec_noise=eta, in_noise=xi)
-    np.testing.assert_allclose(_np(out.hidden), H, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(out.hidden), H, rtol=1e-10, atol=1e-12)
     quiet = m(torch.tensor(x), noise=False)
-    assert not np.allclose(_np(quiet.hidden), H)
-    np.testing.assert_allclose(_np(m.eval()(torch.tensor(x)).hidden), _np(quiet.hidden), rtol=0, atol=0)
+    assert not np.allclose(to_numpy(quiet.hidden), H)
+    np.testing.assert_allclose(to_numpy(m.eval()(torch.tensor(x)).hidden), to_numpy(quiet.hidden), rtol=0, atol=0)
 
 
 def test_leaky_rnn_defaults_follow_yang():
     m = LeakyRNN(4, 8, 2)
     assert m.alpha == pytest.approx(0.2) and m.sigma_rec == 0.05 and m.spec["activation"] == "softplus"
-    Q = _np(LeakyRNN(4, 8, 2, seed=0, rec_gain=1.0).w_rec)
+    Q = to_numpy(LeakyRNN(4, 8, 2, seed=0, rec_gain=1.0).w_rec)
     np.testing.assert_allclose(Q @ Q.T, np.eye(8), atol=1e-5)  # random orthogonal init
-    np.testing.assert_allclose(_np(LeakyRNN(4, 8, 2, seed=0).w_rec), 0.5 * Q, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(LeakyRNN(4, 8, 2, seed=0).w_rec), 0.5 * Q, atol=1e-6)
 
 
 def test_same_seed_same_weights_and_noise():
@@ -97,10 +94,10 @@ def test_gru_lstm_wrappers_equal_torch_layers(cls, torch_cls, gates):
 
 
 def mpn_reference(model, u):
-    lam, eta = _np(model.lam), _np(model.eta)
-    W, b = _np(model.w), _np(model.b)
+    lam, eta = to_numpy(model.lam), to_numpy(model.eta)
+    W, b = to_numpy(model.w), to_numpy(model.b)
     f = ACT[model.spec["activation"]]
-    x = u @ _np(model.input_layer.weight).T + _np(model.input_layer.bias) if model.input_layer is not None else u
+    x = u @ to_numpy(model.input_layer.weight).T + to_numpy(model.input_layer.bias) if model.input_layer is not None else u
     B, T, _ = u.shape
     M = np.zeros((B,) + W.shape)
     Hs, Ms = [], []
@@ -123,8 +120,8 @@ def test_mpn_matches_numpy_equation(plasticity, input_layer):
     u = np.random.default_rng(1).standard_normal((3, 12, 4)) * 2
     out = m(torch.tensor(u), return_M=True)
     H, M = mpn_reference(m, u)
-    np.testing.assert_allclose(_np(out.hidden), H, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(_np(out.M), M, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(out.hidden), H, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(out.M), M, rtol=1e-10, atol=1e-12)
     assert out.M.shape == (3, 12, 6, m.n_x)
     assert np.abs(M).max() == pytest.approx(1.0)  # large eta: the clip is active
     assert m(torch.tensor(u)).M is None
@@ -134,7 +131,7 @@ def test_mpn_plasticity_parameters():
     learned = MultiPlasticNet(3, 5, 2, plasticity="per_neuron", lam=0.7, lam_max=0.9)
     names = dict(learned.named_parameters())
     assert names["raw_lam"].shape == (5, 1) and names["eta"].shape == (5, 1)
-    np.testing.assert_allclose(_np(learned.lam), 0.7, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(learned.lam), 0.7, rtol=1e-6)
     fixed = MultiPlasticNet(3, 5, 2, learn_plasticity=False)
     assert "eta" not in dict(fixed.named_parameters()) and "eta" in fixed.state_dict()
     out = learned(torch.randn(2, 6, 3))

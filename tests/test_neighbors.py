@@ -1,7 +1,5 @@
 """Mutual k-NN and ridge R^2: brute-force and sklearn references, chance levels, seeds, invariances."""
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +9,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold, cross_val_predict
 
 import repalign
+from _helpers import assert_inputs_unchanged, assert_pairwise_matches_compare, assert_rejects_bad_arrays
 from repalign.geometry.neighbors import DEFAULT_ALPHAS, knn_indices
 
 
@@ -164,12 +163,7 @@ def test_pairwise_equals_pair_loop(name):
     rng = np.random.default_rng(6)
     systems = [rng.standard_normal((25, w)) for w in (2, 3, 5, 4)]
     systems[1] = np.column_stack([systems[0], systems[1][:, :1]])
-    M = repalign.pairwise(systems, name, k=4) if name == "mutual_knn" else repalign.pairwise(systems, name)
-    kw = {"k": 4} if name == "mutual_knn" else {}
-    for i, j in itertools.product(range(4), range(4)):
-        assert M[i, j] == pytest.approx(repalign.compare(systems[i], systems[j], name, **kw), abs=1e-12)
-    R = repalign.pairwise(systems[:2], name, others=systems[2:], **kw)
-    assert R[1, 1] == pytest.approx(M[1, 3], abs=1e-12)
+    assert_pairwise_matches_compare(systems, name, **({"k": 4} if name == "mutual_knn" else {}))
 
 
 # ----------------------------------------------------------------------------- validation
@@ -177,18 +171,10 @@ def test_pairwise_equals_pair_loop(name):
 def test_validation_errors_and_no_mutation(name):
     rng = np.random.default_rng(7)
     X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
-    X0, Y0 = X.copy(), Y.copy()
-    repalign.compare(X, Y, name)
-    repalign.pairwise([X, Y], name)
-    assert np.array_equal(X, X0) and np.array_equal(Y, Y0)
-    bad = Y.copy()
-    bad[3, 0] = np.nan
-    with pytest.raises(ValueError, match="Y contains non-finite"):
-        repalign.compare(X, bad, name)
+    assert_inputs_unchanged(X, Y, name)
+    assert_rejects_bad_arrays(X, Y, name)
     with pytest.raises(ValueError, match="same number of samples"):
         repalign.compare(X, Y[:18], name)
-    with pytest.raises(ValueError, match="X must be 2-D"):
-        repalign.compare(X[:, 0], Y, name)
     with pytest.raises(ValueError, match="needs at least"):
         repalign.compare(X[:6], Y[:6], name, **({"k": 6} if name == "mutual_knn" else {}))
 

@@ -4,13 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from _helpers import to_numpy
 from repalign.models import build_model
 from repalign.models.ssm import flatten_state
 from repalign.train import TrainConfig, record, train
-
-
-def _np(t):
-    return t.detach().numpy().astype(np.float64)
 
 
 def _mamba(**kw):
@@ -38,11 +35,11 @@ def reference_block(block, r):
     r: (batch, time, d_model). Returns (residual stream out, SSM states (batch, time, d_inner, d_state)).
     """
     mx = block.mixer
-    v = _rms(r, _np(block.norm.weight), block.norm.eps)
-    az = v @ _np(mx.in_proj.weight).T
+    v = _rms(r, to_numpy(block.norm.weight), block.norm.eps)
+    az = v @ to_numpy(mx.in_proj.weight).T
     d_inner = az.shape[-1] // 2
     a, z = az[..., :d_inner], az[..., d_inner:]
-    w, b = _np(mx.conv1d.weight)[:, 0, :], _np(mx.conv1d.bias)  # (d_inner, K), (d_inner,)
+    w, b = to_numpy(mx.conv1d.weight)[:, 0, :], to_numpy(mx.conv1d.bias)  # (d_inner, K), (d_inner,)
     K = w.shape[1]
     Bn, T, _ = a.shape
     conv = np.tile(b, (Bn, T, 1))
@@ -52,30 +49,30 @@ def reference_block(block, r):
             if s >= 0:
                 conv[:, t] += w[:, k] * a[:, s]
     c = _silu(conv)
-    dbc = c @ _np(mx.x_proj.weight).T
+    dbc = c @ to_numpy(mx.x_proj.weight).T
     rk, N = mx.dt_proj.weight.shape[1], mx.A_log.shape[1]
     p, Bm, Cm = dbc[..., :rk], dbc[..., rk:rk + N], dbc[..., rk + N:]
-    delta = _softplus(p @ _np(mx.dt_proj.weight).T + _np(mx.dt_proj.bias))  # (B, T, d_inner)
-    A = -np.exp(_np(mx.A_log))  # (d_inner, N)
+    delta = _softplus(p @ to_numpy(mx.dt_proj.weight).T + to_numpy(mx.dt_proj.bias))  # (B, T, d_inner)
+    A = -np.exp(to_numpy(mx.A_log))  # (d_inner, N)
     h = np.zeros((Bn, d_inner, N))
     H, Y = np.zeros((Bn, T, d_inner, N)), np.zeros((Bn, T, d_inner))
     for t in range(T):
         for i in range(d_inner):
             h[:, i] = np.exp(delta[:, t, i, None] * A[i]) * h[:, i] + (delta[:, t, i] * c[:, t, i])[:, None] * Bm[:, t]
         H[:, t] = h
-        Y[:, t] = np.einsum("bin,bn->bi", h, Cm[:, t]) + _np(mx.D) * c[:, t]
-    out = (Y * _silu(z)) @ _np(mx.out_proj.weight).T
+        Y[:, t] = np.einsum("bin,bn->bi", h, Cm[:, t]) + to_numpy(mx.D) * c[:, t]
+    out = (Y * _silu(z)) @ to_numpy(mx.out_proj.weight).T
     return r + out, H
 
 
 def reference_model(model, x):
     """Whole-model numpy reference: (outputs, [states of every block])."""
-    r = x @ _np(model.embedding.weight).T + _np(model.embedding.bias)
+    r = x @ to_numpy(model.embedding.weight).T + to_numpy(model.embedding.bias)
     states = []
     for block in model.mamba.layers:
         r, H = reference_block(block, r)
         states.append(H)
-    y = _rms(r, _np(model.norm_f.weight), model.norm_f.eps) @ _np(model.readout.weight).T + _np(model.readout.bias)
+    y = _rms(r, to_numpy(model.norm_f.weight), model.norm_f.eps) @ to_numpy(model.readout.weight).T + to_numpy(model.readout.bias)
     return y, states
 
 
@@ -104,8 +101,8 @@ def test_states_match_independent_numpy_scan():
     for layer in (0, 1):
         scale = np.abs(H[layer]).max()
         assert scale > 1e-2  # the states are not trivially zero
-        np.testing.assert_allclose(_np(states[layer]), H[layer], rtol=0, atol=1e-5 * scale)
-    np.testing.assert_allclose(_np(out), Y, rtol=0, atol=1e-5 * np.abs(Y).max())
+        np.testing.assert_allclose(to_numpy(states[layer]), H[layer], rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(to_numpy(out), Y, rtol=0, atol=1e-5 * np.abs(Y).max())
 
 
 def test_wrong_conv_buffer_is_detected_by_the_reference():
@@ -145,11 +142,11 @@ def test_record_returns_flattened_layer_state_and_parallel_outputs():
     with torch.no_grad():
         out = m(torch.tensor(x)).outputs
         _, states = m.rollout(torch.tensor(x), layers="all")
-    np.testing.assert_array_equal(rec0.outputs, _np(out))
-    h = _np(states[0])
+    np.testing.assert_array_equal(rec0.outputs, to_numpy(out))
+    h = to_numpy(states[0])
     i, n = 5, 9  # documented order: hidden[..., i * d_state + n] = h[..., i, n]
     np.testing.assert_array_equal(rec0.hidden[:, :, i * 16 + n], h[:, :, i, n])
-    np.testing.assert_array_equal(rec1.hidden, _np(flatten_state(states[1])))
+    np.testing.assert_array_equal(rec1.hidden, to_numpy(flatten_state(states[1])))
     assert not np.allclose(rec0.hidden, rec1.hidden)
     with pytest.raises(ValueError, match="layers"):
         record(m, x, ssm_layer=2)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
+from _helpers import orthogonal
 from repalign.registry import Measure
 from repalign.stats import (
     CalibrationResult,
@@ -22,11 +23,6 @@ from repalign.stats import (
 )
 from repalign.stats._units import check_groups, permutation
 from repalign.stats.result import THRESHOLDS_TEXT, p_value, verdict, z_score
-
-
-def rotation(p: int, rng: np.random.Generator) -> np.ndarray:
-    Q, _ = np.linalg.qr(rng.standard_normal((p, p)))
-    return Q
 
 
 # ---------------------------------------------------------------------- calibration
@@ -55,7 +51,7 @@ def test_permutation_p_values_are_uniform_under_independence():
 def test_permutation_rejects_noisy_rotation():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 5))
-    Y = X @ rotation(5, rng) + 0.5 * rng.standard_normal((30, 5))
+    Y = X @ orthogonal(rng, 5) + 0.5 * rng.standard_normal((30, 5))
     res = calibrate(X, Y, "cka", null="permutation", n=99, seed=0)
     assert res.p_value == pytest.approx(1 / 100)  # the smallest value 99 permutations allow
     assert res.z > 3 and res.verdict == "signal"
@@ -65,7 +61,7 @@ def test_permutation_rejects_noisy_rotation():
 def test_distance_measure_defaults_to_less_and_rejects():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((40, 4))
-    Y = X @ rotation(4, rng) + 0.3 * rng.standard_normal((40, 4))
+    Y = X @ orthogonal(rng, 4) + 0.3 * rng.standard_normal((40, 4))
     res = calibrate(X, Y, "cka_angular", n=99, seed=0)
     assert res.alternative == "less"
     assert res.p_value == pytest.approx(0.01) and res.z < -3 and res.verdict == "signal"
@@ -153,7 +149,7 @@ def test_group_permutation_keeps_group_structure_in_the_null():
     groups = np.repeat(np.arange(6), 10)
     means = 3.0 * rng.standard_normal((6, 4))
     X = means[groups] + rng.standard_normal((60, 4))
-    Y = means[groups] @ rotation(4, rng) + rng.standard_normal((60, 4))
+    Y = means[groups] @ orthogonal(rng, 4) + rng.standard_normal((60, 4))
     full = permutation_null(X, Y, "cka", n=199, seed=0)
     within = permutation_null(X, Y, "cka", n=199, seed=0, groups=groups)
     assert full.verdict == "signal"
@@ -278,7 +274,7 @@ def test_bca_agrees_with_scipy_on_mean_of_skewed_sample():
 def test_bootstrap_ci_for_a_measure_and_trials():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((50, 4))
-    Y = X @ rotation(4, rng) + 0.8 * rng.standard_normal((50, 4))
+    Y = X @ orthogonal(rng, 4) + 0.8 * rng.standard_normal((50, 4))
     Xc, Yc = X.copy(), Y.copy()
     res = bootstrap_ci(X, Y, "cka", n=300, seed=0)
     lo, hi = res.interval
@@ -294,7 +290,7 @@ def test_biased_measure_bootstrap_falls_back_to_basic_with_warning():
     """Linear CKA of 200 x 20 systems: every resample (duplicated rows) scores above the data."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 20))
-    Y = X @ rotation(20, rng) + 2.0 * rng.standard_normal((200, 20))
+    Y = X @ orthogonal(rng, 20) + 2.0 * rng.standard_normal((200, 20))
     with pytest.warns(RuntimeWarning, match="BCa bias correction is infinite"):
         bca = bootstrap_ci(X, Y, "cka", n=100, seed=0)
     assert bca.method == "basic" and np.all(bca.distribution > bca.observed)

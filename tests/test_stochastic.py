@@ -10,17 +10,9 @@ from scipy.linalg import expm, sqrtm
 from scipy.optimize import minimize
 
 import repalign
+from _helpers import assert_pairwise_matches_compare, assert_rejects_bad_arrays, orthogonal, transform
 
 PROPS = settings(max_examples=25, deadline=None)
-
-
-def _rng(seed):
-    return np.random.default_rng(seed)
-
-
-def _orthogonal(rng, p):
-    Q, R = np.linalg.qr(rng.standard_normal((p, p)))
-    return Q * np.sign(np.diag(R))
 
 
 def _fit(X):
@@ -50,7 +42,7 @@ def _with_covariance(rng, n, V, evals, mean):
 # ------------------------------------------------------------------ closed forms / references
 @pytest.mark.parametrize("means", [True, False])
 def test_bures_matches_sqrtm_formula(means):
-    rng = _rng(0)
+    rng = np.random.default_rng(0)
     X = rng.standard_normal((80, 4)) @ rng.standard_normal((4, 4)) + 1.0
     Y = rng.standard_normal((50, 4)) @ np.diag([3, 1, 0.5, 0.1]) - 2.0
     expected = _w2_reference(*_fit(X), *_fit(Y), means=means)
@@ -58,7 +50,7 @@ def test_bures_matches_sqrtm_formula(means):
 
 
 def test_bures_normalize_rescales_the_whole_distribution():
-    rng = _rng(1)
+    rng = np.random.default_rng(1)
     X = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 3)) + 2.0
     Y = rng.standard_normal((70, 3)) * [2, 1, 0.2] + 1.0
     (mx, Sx), (my, Sy) = _fit(X), _fit(Y)
@@ -69,8 +61,8 @@ def test_bures_normalize_rescales_the_whole_distribution():
 
 
 def test_bures_for_commuting_covariances_is_distance_of_root_spectra():
-    rng = _rng(2)
-    V = _orthogonal(rng, 4)
+    rng = np.random.default_rng(2)
+    V = orthogonal(rng, 4)
     a, b = np.array([4.0, 1.0, 0.25, 2.0]), np.array([1.0, 1.0, 1.0, 0.5])
     ma, mb = rng.standard_normal(4), rng.standard_normal(4)
     X = _with_covariance(rng, 40, V, a, ma)
@@ -85,7 +77,7 @@ def test_bures_for_commuting_covariances_is_distance_of_root_spectra():
 
 
 def test_constant_system_is_a_point_mass_unless_normalised():
-    rng = _rng(3)
+    rng = np.random.default_rng(3)
     Y = rng.standard_normal((30, 3)) + 1.0
     point = np.tile([0.5, -1.0, 2.0], (10, 1))
     my, Sy = _fit(Y)
@@ -116,7 +108,7 @@ def _skew(theta, p):
 
 
 def test_aligned_bures_equals_brute_force_minimum_over_rotations():
-    rng = _rng(4)
+    rng = np.random.default_rng(4)
     p = 3
     X = rng.standard_normal((60, p)) @ rng.standard_normal((p, p))
     Y = rng.standard_normal((40, p)) @ rng.standard_normal((p, p)) + 3.0
@@ -124,7 +116,7 @@ def test_aligned_bures_equals_brute_force_minimum_over_rotations():
     closed = repalign.compare(X, Y, "bures", align="orthogonal")
     # random rotations/reflections never do better than the closed form
     for _ in range(100):
-        Q = _orthogonal(rng, p)
+        Q = orthogonal(rng, p)
         assert np.sqrt(_sq_bures(Sx, Q.T @ Sy @ Q)) >= closed - 1e-9
     # a local optimiser over SO(3) from several starts reaches it (reflections are not needed:
     # S_y is unchanged by reflecting along its own eigenvectors)
@@ -137,15 +129,15 @@ def test_aligned_bures_equals_brute_force_minimum_over_rotations():
 
 @pytest.mark.parametrize("normalize", [False, True])
 def test_aligned_bures_is_zero_for_an_exactly_rotated_and_shifted_system(normalize):
-    rng = _rng(5)
+    rng = np.random.default_rng(5)
     X = rng.standard_normal((50, 4)) @ rng.standard_normal((4, 4))
-    Y = X[rng.permutation(50)] @ _orthogonal(rng, 4) + rng.normal(0, 5, 4)
+    Y = X[rng.permutation(50)] @ orthogonal(rng, 4) + rng.normal(0, 5, 4)
     assert repalign.compare(X, Y, "bures", align="orthogonal", normalize=normalize) < 1e-12
     assert repalign.compare(X, Y, "bures") > 1.0
 
 
 def test_bures_spectral_is_the_dsa_helpers_call_and_compares_normalised_spectra():
-    rng = _rng(6)
+    rng = np.random.default_rng(6)
     X = rng.standard_normal((200, 2)) @ np.array([[2.0, 0.3], [0.0, 0.5]])
     Y = rng.standard_normal((150, 3)) @ np.diag([1.0, 0.6, 0.1])
     lx = np.sort(np.linalg.eigvalsh(np.cov(X, rowvar=False)))[::-1]
@@ -158,7 +150,7 @@ def test_bures_spectral_is_the_dsa_helpers_call_and_compares_normalised_spectra(
 
 @pytest.mark.filterwarnings("ignore:Matrix is singular")  # scipy's sqrtm of the padded reference
 def test_different_widths_are_zero_padded():
-    rng = _rng(7)
+    rng = np.random.default_rng(7)
     X = rng.standard_normal((40, 2)) + 1.0
     Y = rng.standard_normal((30, 4)) @ rng.standard_normal((4, 4))
     Xp = np.hstack([X, np.zeros((40, 2))])
@@ -170,21 +162,6 @@ def test_different_widths_are_zero_padded():
 
 
 # ------------------------------------------------------------------ property tests
-def _transform(kind, Y, rng):
-    p = Y.shape[1]
-    if kind == "translation":
-        return Y + rng.normal(0, 5, size=p)
-    if kind == "isotropic_scaling":
-        return Y * rng.uniform(0.1, 10)
-    if kind == "orthogonal":
-        return Y @ _orthogonal(rng, p)
-    if kind == "permutation":
-        return Y[:, rng.permutation(p)]
-    if kind == "sample_permutation":
-        return Y[rng.permutation(Y.shape[0])]
-    raise AssertionError(kind)
-
-
 configs = st.one_of(
     st.sampled_from([("bures_spectral", {})]),
     st.builds(
@@ -200,7 +177,7 @@ configs = st.one_of(
 @given(cfg=configs, seed=st.integers(0, 2**32 - 1), p=st.integers(1, 4), q=st.integers(1, 4))
 def test_identity_symmetry_and_declared_invariances(cfg, seed, p, q):
     name, params = cfg
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     X = rng.standard_normal((int(rng.integers(2, 20)), p)) @ rng.standard_normal((p, p)) + rng.normal(0, 2, p)
     Y = rng.standard_normal((int(rng.integers(2, 20)), q)) + 1.0
     m = repalign.get_measure(name, **params)
@@ -208,14 +185,14 @@ def test_identity_symmetry_and_declared_invariances(cfg, seed, p, q):
     d = repalign.compare(X, Y, m)
     assert repalign.compare(Y, X, m) == pytest.approx(d, rel=1e-9, abs=1e-12)
     for kind in m.info().invariances:
-        assert repalign.compare(X, _transform(kind, Y, rng), m) == pytest.approx(d, rel=1e-7, abs=1e-9), kind
+        assert repalign.compare(X, transform(kind, Y, rng), m) == pytest.approx(d, rel=1e-7, abs=1e-9), kind
 
 
 @PROPS
 @given(cfg=configs, seed=st.integers(0, 2**32 - 1), widths=st.lists(st.integers(1, 4), min_size=3, max_size=3))
 def test_triangle_inequality(cfg, seed, widths):
     name, params = cfg
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)
     systems = [
         rng.standard_normal((int(rng.integers(3, 15)), w)) * rng.uniform(0.2, 3, w) + rng.normal(0, 1, w)
         for w in widths
@@ -226,11 +203,11 @@ def test_triangle_inequality(cfg, seed, widths):
 
 
 def test_non_invariances():
-    rng = _rng(8)
+    rng = np.random.default_rng(8)
     X = rng.standard_normal((50, 3)) * [3, 1, 0.3]
     Y = rng.standard_normal((60, 3)) * [2, 1, 0.5]
     d = repalign.compare(X, Y, "bures")
-    assert abs(repalign.compare(X, Y @ _orthogonal(rng, 3), "bures") - d) > 1e-2
+    assert abs(repalign.compare(X, Y @ orthogonal(rng, 3), "bures") - d) > 1e-2
     assert abs(repalign.compare(X, Y + 1.0, "bures") - d) > 1e-2
     assert abs(repalign.compare(X, 3 * Y, "bures") - d) > 1e-2
     s = repalign.compare(X, Y, "bures_spectral")
@@ -243,14 +220,9 @@ def test_non_invariances():
 # ------------------------------------------------------------------ validation and API
 @pytest.mark.parametrize("name", ["bures", "bures_spectral"])
 def test_validation_errors(name):
-    rng = _rng(9)
+    rng = np.random.default_rng(9)
     X, Y = rng.standard_normal((10, 3)), rng.standard_normal((14, 4))
-    bad = X.copy()
-    bad[0, 0] = np.inf
-    with pytest.raises(ValueError, match="non-finite"):
-        repalign.compare(bad, Y, name)
-    with pytest.raises(ValueError, match="2-D"):
-        repalign.compare(X[:, 0], Y, name)
+    assert_rejects_bad_arrays(X, Y, name)
     with pytest.raises(ValueError, match="at least 2"):
         repalign.compare(X[:1], Y, name)
     assert np.isfinite(repalign.compare(X, Y, name))  # unmatched samples are fine
@@ -266,24 +238,16 @@ def test_bad_parameters(params, match):
 
 @pytest.mark.parametrize("name, params", [("bures", {}), ("bures", {"align": "orthogonal"}), ("bures_spectral", {})])
 def test_inputs_not_mutated_and_pairwise_equals_compare(name, params):
-    rng = _rng(10)
+    rng = np.random.default_rng(10)
     shapes = ((15, 3), (20, 2), (9, 4), (30, 3))  # unmatched samples and widths
     systems = [rng.standard_normal((n, w)) * rng.uniform(0.5, 2, w) + 1.0 for n, w in shapes]
-    copies = [s.copy() for s in systems]
-    D = repalign.pairwise(systems, name, **params)
-    for s, c in zip(systems, copies):
-        assert np.array_equal(s, c)
-    loop = np.array([[repalign.compare(a, b, name, **params) for b in systems] for a in systems])
-    np.testing.assert_allclose(D, loop, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(
-        repalign.pairwise(systems[:2], name, others=systems[2:], **params), loop[:2, 2:], rtol=1e-12, atol=1e-12
-    )
+    assert_pairwise_matches_compare(systems, name, rtol=1e-12, atol=1e-12, **params)
 
 
 def test_small_distances_are_accurate():
     """No cancellation in tr S_x + tr S_y - 2 tr(...): a 1e-10 relative change gives a ~1e-10 distance."""
-    rng = _rng(11)
-    V = _orthogonal(rng, 3)
+    rng = np.random.default_rng(11)
+    V = orthogonal(rng, 3)
     a = np.array([3.0, 1.0, 0.5])
     b = a * (1 + 2e-10)
     X = _with_covariance(rng, 40, V, a, np.zeros(3))
@@ -295,7 +259,7 @@ def test_small_distances_are_accurate():
 
 @pytest.mark.filterwarnings("ignore:Matrix is singular")
 def test_more_units_than_samples_uses_no_square_covariance_but_agrees():
-    rng = _rng(12)
+    rng = np.random.default_rng(12)
     X = rng.standard_normal((5, 8)) + 1.0
     Y = rng.standard_normal((7, 8)) * 2.0
     expected = _w2_reference(*_fit(X), *_fit(Y))  # sqrtm of rank-deficient matrices: ~1e-8 accurate

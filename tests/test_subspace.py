@@ -1,7 +1,5 @@
 """Subspace geometry: principal angles, cross-variance explained, participation ratio, projections."""
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +8,7 @@ from scipy.linalg import subspace_angles as scipy_angles
 from sklearn.decomposition import PCA
 
 import repalign
+from _helpers import assert_pairwise_matches_compare, assert_rejects_bad_arrays
 from repalign.geometry.subspace import (
     cross_variance_explained,
     participation_ratio,
@@ -192,11 +191,7 @@ def test_rotating_one_system_is_not_invariant():
 def test_pairwise_equals_pair_loop_with_unmatched_samples(name):
     rng = np.random.default_rng(8)
     systems = [rng.standard_normal((n, 5)) * np.geomspace(3, 0.3, 5)[rng.permutation(5)] for n in (12, 20, 30, 9)]
-    M = repalign.pairwise(systems, name, n_components=2)
-    for i, j in itertools.product(range(4), range(4)):
-        assert M[i, j] == pytest.approx(repalign.compare(systems[i], systems[j], name, n_components=2), abs=1e-12)
-    R = repalign.pairwise(systems[:2], name, others=systems[2:], n_components=2)
-    assert R[0, 1] == pytest.approx(M[0, 3], abs=1e-12)
+    assert_pairwise_matches_compare(systems, name, n_components=2)
 
 
 @pytest.mark.parametrize("name", _NAMES)
@@ -211,12 +206,7 @@ def test_validation_errors_and_no_mutation(name):
     participation_ratio(X)
     projection_fraction(X, Y.T)
     assert np.array_equal(X, X0) and np.array_equal(Y, Y0)
-    bad = Y.copy()
-    bad[1, 1] = np.nan
-    with pytest.raises(ValueError, match="Y contains non-finite"):
-        repalign.compare(X, bad, name)
-    with pytest.raises(ValueError, match="X must be 2-D"):
-        repalign.compare(X[0], Y, name)
+    assert_rejects_bad_arrays(X, Y, name)
     with pytest.raises(ValueError, match="zero variance"):
         repalign.compare(X, np.ones((11, 4)), name)
     with pytest.raises(ValueError, match="same number of features"):
