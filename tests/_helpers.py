@@ -102,6 +102,11 @@ def unregister(name: str) -> None:
         del registry._REGISTRY[alias]
 
 
+def toy_measure_names() -> set[str]:
+    """Registered names whose class is not repalign's own: the toy measures of test modules."""
+    return {n for n, (cls, _) in registry._REGISTRY.items() if not cls.__module__.startswith("repalign.")}
+
+
 @contextmanager
 def toy_measures(*classes: type) -> Iterator[list[str]]:
     """Register toy measure classes for a ``with`` block (a test, or a module-scoped fixture),

@@ -32,3 +32,31 @@ def report_browser():
     browser = ReportBrowser(exe)
     yield browser
     browser.close()
+
+
+# --------------------------------------------------------------------------- toy measures stay local
+@pytest.fixture(scope="session", autouse=True)
+def _no_toy_measures_at_import():
+    """A test module that registers a measure at import leaks it into every module collected
+    after it (test_core's contract test picked up test_engine's failing toy when test_engine
+    was collected first). Register toys with ``_helpers.toy_measures`` inside a fixture instead."""
+    from _helpers import toy_measure_names
+
+    leaked = toy_measure_names()
+    assert not leaked, f"measures registered at import by a test module: {sorted(leaked)}; use _helpers.toy_measures"
+
+
+@pytest.fixture(autouse=True)
+def _no_toy_measure_leaks():
+    """A test must leave the registry as it found it (module-scoped toys are set up before this)."""
+    from _helpers import toy_measure_names, unregister
+    from repalign import registry
+
+    before = toy_measure_names()
+    yield
+    leaked = toy_measure_names() - before
+    for name in sorted(leaked):
+        if name in registry._REGISTRY:  # an alias may have gone with its class
+            unregister(name)
+    if leaked:
+        pytest.fail(f"the test left measures registered: {sorted(leaked)}; use _helpers.toy_measures")

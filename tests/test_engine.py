@@ -15,11 +15,10 @@ from repalign.engine import Store, content_hash, load, resolve_systems, sweep
 from repalign.engine.config import ConfigError, run_config, validate_config
 from repalign.engine.sweep import _canonical_pairs, _chunks, cache_dir, resolve_pairs
 from repalign.geometry.cka import CKA
-from repalign.registry import register
+from _helpers import toy_measures
 
 
 # --------------------------------------------------------------------------- test measures
-@register
 class _FailOnPair(CKA):
     """CKA that raises on the one pair whose systems are tagged 1.5 and 2.5 at X[0, 0]."""
 
@@ -34,7 +33,6 @@ class _FailOnPair(CKA):
         return super()._compare(a[1], b[1])
 
 
-@register
 class _AsymCKA(CKA):
     """An asymmetric test measure: CKA plus the first entry of the first system."""
 
@@ -54,7 +52,6 @@ class _AsymCKA(CKA):
 PREPARE_CALLS: list = []
 
 
-@register
 class _CountingCKA(CKA):
     """CKA that records every prepare in this process and declares itself expensive."""
 
@@ -64,6 +61,13 @@ class _CountingCKA(CKA):
     def _prepare(self, X):
         PREPARE_CALLS.append(X.shape)
         return super()._prepare(X)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _registered_toys():
+    """The toy measures above, registered for this module's tests only (tests/conftest.py checks)."""
+    with toy_measures(_FailOnPair, _AsymCKA, _CountingCKA):
+        yield
 
 
 def _systems(n=6, samples=15, features=4, seed=0):

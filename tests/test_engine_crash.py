@@ -12,10 +12,11 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
+from _helpers import toy_measures
 from repalign.engine import load, sweep
 from repalign.geometry.cka import CKA
-from repalign.registry import register
 
 N_SYSTEMS = 24
 N_PAIRS = N_SYSTEMS * (N_SYSTEMS - 1) // 2
@@ -49,11 +50,16 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@register
 class _SlowCKAHere(CKA):
     """Same name and parameters as the script's measure, so the measure keys agree."""
 
     name = "_test_slow_cka"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _registered_toys():
+    with toy_measures(_SlowCKAHere):
+        yield
 
 
 def _rows(db) -> int:

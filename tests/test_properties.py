@@ -22,9 +22,8 @@ import repalign
 
 EXAMPLES = int(os.environ.get("REPALIGN_PROPERTY_EXAMPLES", "20"))
 RANDOM = "REPALIGN_PROPERTY_EXAMPLES" in os.environ
-# measures whose name starts with "_" are toy measures that other test modules register (e.g.
-# test_engine's asymmetric CKA); under xdist they may or may not be registered here, so leave them out
-NAMES = [m.name for m in repalign.measures() if not m.name.startswith("_")]
+# toy measures of other test modules are registered only inside their fixtures (tests/conftest.py)
+NAMES = [m.name for m in repalign.measures()]
 INFO = {m.name: m for m in repalign.measures()}
 SCALES = [1e-120, 1e-80, 1e-6, 1.0, 1e6, 1e80, 1e120]
 

@@ -10,7 +10,8 @@ import repalign
 from repalign.bench import NOT_APPLICABLE, CaseResult, run_case, run_report_card, to_distance
 from repalign.bench.cases import CASES, distance_matrix, silhouette
 from repalign.cli import main
-from repalign.registry import Measure, _REGISTRY, register
+from _helpers import toy_measures
+from repalign.registry import Measure
 
 
 class _Blind(Measure):
@@ -32,11 +33,8 @@ class _Blind(Measure):
 @pytest.fixture
 def blind():
     """Registered only for the duration of one test, so that no other test sees it."""
-    register(_Blind)
-    try:
+    with toy_measures(_Blind):
         yield _Blind.name
-    finally:
-        _REGISTRY.pop(_Blind.name, None)
 
 
 @pytest.mark.parametrize("case", ["circle_oval_walk", "fixed_point_topology"])
