@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
@@ -436,9 +435,9 @@ def measures() -> list[MeasureInfo]:
 
 
 def _ensure_loaded() -> None:
-    # Importing the families registers their measures.
-    import_module(f"{__package__}.geometry")
-    import_module(f"{__package__}.dynamics")
+    """Import the families, which registers their measures (inside a function: they import this
+    module, so importing them at its top would be a circle)."""
+    from . import dynamics, geometry  # noqa: F401
 
 
 def names(kind: str | None = None) -> Iterable[str]:
