@@ -67,7 +67,7 @@ from .plan import (_canonical_pairs, _chunks, _directed, _expensive, _stored_mas
                    resolve_pairs)
 from .prepared_cache import _cache_path, _prepare_cached, cache_dir
 from .sources import System, file_signature, hash_systems, resolve_systems
-from .store import Store, canonical_json, to_jsonable
+from .store import Store, canonical_json
 from .workers import _MEMO, _run_chunk
 
 # Names kept importable from here (tests, studies and users import them from engine.sweep).
@@ -241,7 +241,7 @@ class _WriteContext:
             rows.append({
                 "hash_a": self.hashes[r["ia"]], "hash_b": self.hashes[r["ib"]], "measure_key": self.mkey,
                 "measure": self.m.name, "params": self.params, "name_a": a, "name_b": b,
-                "score": r["score"], "extras": canonical_json(to_jsonable(r["extras"])),
+                "score": r["score"], "extras": canonical_json(r["extras"]),
                 "status": r["status"], "error": r["error"], "seconds": r["seconds"],
                 "version": self.version, "host": r["host"], "timestamp": now,
             })
