@@ -166,6 +166,18 @@ def test_key_is_the_stores_key_unchanged(name, params, key):
         assert m.prepare(np.random.default_rng(0).standard_normal((6, 3))).measure_key == key
 
 
+def test_parameters_added_later_keep_old_keys():
+    """A parameter added to an existing measure stays out of the key at its default."""
+    old = ToyGramCKA()
+    newer = type("Newer", (ToyGramCKA,), {"name": "toy_gram_cka", "defaults": {"scale": 1.0, "extra": None},
+                                          "key_omits_at_default": frozenset({"extra"})})
+    assert newer().key == old.key == '{"measure":"toy_gram_cka","params":{"scale":1.0}}'
+    assert newer(extra=2).key == '{"measure":"toy_gram_cka","params":{"extra":2,"scale":1.0}}'
+    assert newer().params == {"scale": 1.0, "extra": None}  # the parameter itself is there
+    with pytest.raises(ValueError, match="not parameters"):
+        type("Wrong", (ToyGramCKA,), {"name": "toy_wrong", "key_omits_at_default": frozenset({"nope"})})
+
+
 # ------------------------------------------------------------------ parameters
 @pytest.mark.parametrize("bad", ["kind", "range", "name", "prepare", "key", "info", "params", "to_distance"])
 def test_parameter_named_like_the_protocol_is_refused(bad):

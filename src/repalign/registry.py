@@ -134,6 +134,9 @@ class Measure:
     # settings where the hook does not apply.
     _permute_state: ClassVar[Callable[[Any, np.ndarray], Any] | None] = None
     permutes_state: ClassVar[bool] = True
+    # Parameters added after results were stored: left out of ``key`` while at their default, so
+    # the keys of settings that existed before (in users' stores and caches) stay valid.
+    key_omits_at_default: ClassVar[frozenset] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -148,7 +151,9 @@ class Measure:
         normalised = self._validate_params()
         if normalised:
             self.params = Params({**self.params, **normalised})
-        self._key = canonical_json({"measure": self.name, "params": dict(self.params)})
+        keyed = {k: v for k, v in self.params.items()
+                 if not (k in self.key_omits_at_default and _same(v, self.defaults[k]))}
+        self._key = canonical_json({"measure": self.name, "params": keyed})
 
     # ---------------------------------------------------------------- to override
     def _validate_params(self) -> dict | None:
@@ -193,9 +198,10 @@ class Measure:
     # ---------------------------------------------------------------- public
     @property
     def key(self) -> str:
-        """The canonical JSON of the measure's name and all its parameters (defaults included):
-        one key for the in-memory memo, the results store and the prepared-state disk cache
-        (computed once: the parameters are read-only)."""
+        """The canonical JSON of the measure's name and all its parameters (defaults included,
+        except those of ``key_omits_at_default`` left at their default): one key for the
+        in-memory memo, the results store and the prepared-state disk cache (computed once: the
+        parameters are read-only)."""
         return self._key
 
     @property
@@ -320,6 +326,11 @@ def _same_type(exc: ValueError, msg: str) -> ValueError:
 DISTANCE_FORMS = ("gap", "angle")
 
 
+def _same(value: Any, default: Any) -> bool:
+    """Whether a parameter value is its default (same canonical JSON: 1 and 1.0 differ, as in keys)."""
+    return canonical_json(value) == canonical_json(default)
+
+
 def similarity_to_distance(scores: Any, kind: str, upper: float, form: str = "gap") -> np.ndarray:
     """The conversion behind :meth:`Measure.to_distance`, from a measure's metadata (``kind``,
     the upper end of its range, its ``distance_form``), for stored results whose measure is not
@@ -345,6 +356,9 @@ def _check_param_names(cls: type) -> None:
     if bad:
         raise ValueError(f"{cls.__name__}: parameter name(s) {bad} equal a method or metadata of Measure; "
                          "rename them (parameters are read as self.params[name])")
+    unknown = sorted(set(cls.key_omits_at_default) - set(cls.defaults))
+    if unknown:
+        raise ValueError(f"{cls.__name__}.key_omits_at_default names {unknown}, which are not parameters")
 
 
 _REGISTRY: dict[str, tuple[type[Measure], dict]] = {}

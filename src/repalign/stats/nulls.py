@@ -5,8 +5,8 @@
   ``(trials, time, units)`` data), optionally only within groups (e.g. within a condition or
   a time bin, so that what the groups share is kept in the null). X is prepared once; each
   draw prepares the permuted Y (or, for a measure whose ``can_permute_state`` is true, permutes
-  Y's prepared state with its ``_permute_state`` hook) and all draws of a batch are scored by one ``compare_many`` call, so
-  measures with a vectorised block (e.g. linear CKA) are fast.
+  Y's prepared state with its ``_permute_state`` hook) and all draws of a batch are scored by
+  one ``compare_many`` call, so measures with a vectorised block (e.g. linear CKA) are fast.
 * :func:`resampled_null` asks "is the statistic beyond what its random ingredient alone
   produces?": the user's ``draw(rng)`` recomputes the statistic with a fresh random
   component (a new random feedback matrix, a new random network, ...).
