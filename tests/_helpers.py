@@ -94,14 +94,6 @@ def assert_rejects_bad_arrays(X, Y, name: str, **params) -> None:
 
 
 # --------------------------------------------------------------------------- toy measures
-def unregister(name: str) -> None:
-    """Remove a measure name and the aliases of its class from the registry.
-    (Issue 18a adds ``repalign.registry.unregister`` with this meaning; use it once merged.)"""
-    cls = registry._REGISTRY.pop(name)[0]
-    for alias in [a for a, (c, _) in registry._REGISTRY.items() if c is cls]:
-        del registry._REGISTRY[alias]
-
-
 def toy_measure_names() -> set[str]:
     """Registered names whose class is not repalign's own: the toy measures of test modules."""
     return {n for n, (cls, _) in registry._REGISTRY.items() if not cls.__module__.startswith("repalign.")}
@@ -120,4 +112,4 @@ def toy_measures(*classes: type) -> Iterator[list[str]]:
     finally:
         for name in reversed(done):
             if name in registry._REGISTRY:
-                unregister(name)
+                registry.unregister(name)

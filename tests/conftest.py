@@ -49,7 +49,8 @@ def _no_toy_measures_at_import():
 @pytest.fixture(autouse=True)
 def _no_toy_measure_leaks():
     """A test must leave the registry as it found it (module-scoped toys are set up before this)."""
-    from _helpers import toy_measure_names, unregister
+    from _helpers import toy_measure_names
+    from repalign.registry import unregister
     from repalign import registry
 
     before = toy_measure_names()

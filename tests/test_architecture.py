@@ -16,7 +16,8 @@ import pytest
 
 import repalign
 import repalign.commands
-from _helpers import toy_measure_names, toy_measures, unregister
+from _helpers import toy_measure_names, toy_measures
+from repalign.registry import unregister
 from repalign import cli, registry
 from repalign.engine import Source, resolve_systems
 from repalign.engine import sources as engine_sources

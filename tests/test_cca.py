@@ -81,7 +81,7 @@ def test_svcca_equals_cca_on_sklearn_pca_scores():
 
 
 def test_svcca_parameters():
-    assert repalign.get_measure("svcca", n_components=3).threshold is None
+    assert repalign.get_measure("svcca", n_components=3).params["threshold"] is None
     with pytest.raises(ValueError, match="exactly one of threshold"):
         repalign.get_measure("svcca", threshold=0.9, n_components=3)
     with pytest.raises(ValueError, match="exactly one of threshold"):

@@ -60,9 +60,9 @@ def test_prepared_states_are_reusable_and_checked():
 
 def test_get_measure_with_instance_and_override():
     m = repalign.get_measure("rbf_cka", threshold=0.3)
-    assert m.kernel == "rbf" and m.threshold == 0.3
+    assert m.params["kernel"] == "rbf" and m.params["threshold"] == 0.3
     m2 = repalign.get_measure(m, threshold=0.9)
-    assert m2.threshold == 0.9 and m.threshold == 0.3
+    assert m2.params["threshold"] == 0.9 and m.params["threshold"] == 0.3
 
 
 def test_pairwise_rejects_empty_and_mismatched():

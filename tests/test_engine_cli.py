@@ -84,18 +84,19 @@ def test_cli_errors_are_clear(data_dir, capsys):
 def test_to_distance_conversions():
     S = np.array([[1.0, 0.5, np.nan], [0.5, 1.0, 0.0], [np.nan, 0.0, 1.0]])
     with pytest.raises(ValueError, match="missing off-diagonal"):
-        to_distance(S)
+        to_distance(S, "rsa")
     S[0, 2] = S[2, 0] = 0.875
-    D = to_distance(S, "similarity", 1.0)
-    np.testing.assert_allclose(D, np.sqrt(2 * (1 - S)), atol=1e-15)
-    # the CKA conversion is the chord distance between unit vectors with inner product s
-    v = np.array([[1.0, 0.0], [np.cos(1.0), np.sin(1.0)]])
-    assert to_distance(v @ v.T)[0, 1] == pytest.approx(np.linalg.norm(v[0] - v[1]), rel=1e-12)
-    expected = 0.875 - S  # upper=None: the largest off-diagonal similarity is the maximum
+    # the measure's own conversion (Measure.to_distance): RSA's range ends at 1, so d = 1 - s
+    expected = 1.0 - S
     np.fill_diagonal(expected, 0.0)
-    np.testing.assert_allclose(to_distance(S, "similarity", upper=None), expected, atol=1e-15)
+    np.testing.assert_allclose(to_distance(S, "rsa"), expected, atol=1e-15)
+    off = ~np.eye(3, dtype=bool)
+    np.testing.assert_allclose(to_distance(S, "rsa")[off], repalign.get_measure("rsa").to_distance(S)[off])
+    # a distance is used as it is (symmetrised, zero diagonal); a negative one is refused
+    D = np.array([[0.0, 0.3], [0.5, 0.0]])
+    np.testing.assert_allclose(to_distance(D, "procrustes"), [[0.0, 0.4], [0.4, 0.0]], atol=1e-15)
     with pytest.raises(ValueError, match="non-negative"):
-        to_distance(-np.ones((2, 2)), "distance")
+        to_distance(-np.ones((2, 2)), "procrustes")
 
 
 def test_mds_recovers_planar_geometry_and_is_seeded():

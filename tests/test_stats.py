@@ -378,7 +378,7 @@ def test_validation_errors():
     X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 3))
     with pytest.raises(ValueError, match="null must be one of"):
         calibrate(X, Y, null="shuffle")
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="n must be an int >= 1"):
         calibrate(X, Y, n=0)
     with pytest.raises(ValueError, match="groups must be a 1-D array with one label per sample"):
         calibrate(X, Y, n=10, groups=np.zeros(19))

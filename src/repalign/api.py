@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._memory import check_memory, gib, nbytes_of
+from ._validation import InputError
 from .registry import Comparison, Measure, get_measure
 
 
@@ -77,15 +79,11 @@ def pairwise(
     if not m.symmetric:  # e.g. cross-variance explained: row i is the basis system
         return m.compare_many(A, A)
     n = len(A)
-    out = m.compare_many(A, A, symmetric=True) if _has_block(m) else _symmetric_loop(m, A)
+    out = m.compare_many(A, A, symmetric=True) if m.has_block else _symmetric_loop(m, A)
     # A symmetric measure's matrix is symmetric exactly, not just to rounding.
     iu = np.triu_indices(n, 1)
     out[(iu[1], iu[0])] = out[iu]
     return out
-
-
-def _has_block(m: Measure) -> bool:
-    return type(m)._compare_many is not Measure._compare_many
 
 
 def _symmetric_loop(m: Measure, A: list) -> np.ndarray:
@@ -98,8 +96,6 @@ def _symmetric_loop(m: Measure, A: list) -> np.ndarray:
 
 
 def _check_list(systems: Any, label: str, hint: str = "") -> None:
-    from ._validation import InputError
-
     if not hasattr(systems, "__len__") or not hasattr(systems, "__getitem__") or isinstance(systems, (str, dict)):
         raise InputError(f"{label} must be a list of systems (arrays); got {type(systems).__name__}")
     if len(systems) == 0:
@@ -113,15 +109,13 @@ def _prepare_all(m: Measure, systems: Sequence[Any], label: str, n_jobs: int | N
     rest = systems[1:]
     if n_jobs in (None, 1) or len(rest) < 2:
         return [first] + [m.prepare(X, f"{label}[{i}]") for i, X in enumerate(rest, 1)]
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed  # lazy: 0.26 s that `import repalign` need not pay
 
     return [first] + Parallel(n_jobs=n_jobs)(delayed(m.prepare)(X, f"{label}[{i}]") for i, X in enumerate(rest, 1))
 
 
 def _check_states_memory(m: Measure, first, count: int, label: str) -> None:
     """N prepared states are held at once (and block comparisons may stack a copy of them)."""
-    from ._memory import check_memory, gib, nbytes_of
-
     per_state = nbytes_of(first.state)
     check_memory(2.0 * count * per_state, f"pairwise '{m.name}' over {count} {label}",
                  f"{count} prepared states of ~{gib(per_state)} each, and a stacked copy",

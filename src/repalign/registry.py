@@ -8,18 +8,26 @@ A measure is two steps:
 
 Comparing N systems therefore costs N prepares and N(N-1)/2 compares.  Subclasses implement
 ``_prepare`` and ``_compare`` (and optionally ``_compare_many`` for a vectorised block of
-pairs), and declare metadata as class attributes.
+pairs), and declare metadata as class attributes. Everything callers ask of a measure is declared
+here (its ``key``, ``expensive_prepare``, the ``_permute_state`` hook, ``has_block``,
+``to_distance``, ``default_alternative``), so adding a measure is one class in one file.
+
+Parameters live in ``self.params``, a read-only mapping (``self.params["alpha"]``); they are never
+copied onto the instance, so they cannot shadow a method or metadata, and a parameter named like
+one is refused when the class is defined (see :data:`SHADOWING_PARAMS` for the one documented
+exception).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import import_module
-from typing import Any, ClassVar, Iterable
+from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
 from ._memory import check_memory
+from ._serialize import canonical_json
 from ._validation import as_system, as_trials, check_same_samples
 
 # Vocabulary of invariances a measure may declare (transformations g with d(X, g(X)) = d(X, X)
@@ -40,14 +48,14 @@ class Prepared:
     """A system after a measure's per-system work.
 
     ``state`` is measure-specific; ``n_samples``/``n_features`` are kept for checks.
-    ``measure_key`` identifies the measure and parameters that made it, so that a state is
-    never compared by a differently-parametrised measure.
+    ``measure_key`` (:attr:`Measure.key`) identifies the measure and parameters that made it, so
+    that a state is never compared by a differently-parametrised measure.
     """
 
     state: Any
     n_samples: int
     n_features: int
-    measure_key: tuple
+    measure_key: str
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,36 @@ class MeasureInfo:
     preset: dict = field(default_factory=dict)
 
 
+class Params(dict):
+    """A measure's parameters (defaults filled in): a read-only mapping. Read ``params["alpha"]``
+    (``params.alpha`` works too); for other values make a new measure, ``get_measure(m, alpha=0.5)``."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a measure's parameters are read-only; make a new measure with get_measure(m, name=value)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no parameter {name!r}; parameters: {sorted(self)}") from None
+
+    def __reduce__(self):  # pickle/copy without __setitem__ (measures travel to worker processes)
+        return (Params, (dict(self),))
+
+
+# Parameter names that equal a public attribute of Measure but are allowed, with the reason.
+SHADOWING_PARAMS = {
+    "compare": "RSA's comparator of RDMs, named as in rsatoolbox and public since the first release; "
+               "parameters are never attributes, so it shadows nothing (read it as self.params['compare'])",
+}
+
+
 class Measure:
-    """Base class of all measures. Instances are immutable bundles of parameters."""
+    """Base class of all measures. Instances are immutable bundles of parameters (``params``)."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = "similarity"  # or "distance"
@@ -86,22 +122,44 @@ class Measure:
     input: ClassVar[str] = "samples"  # "samples": (samples, features); "trials": (trials, time, units)
     min_samples: ClassVar[int] = 2
     defaults: ClassVar[dict] = {}
+    # The sweep engine prepares each system once and caches the state on disk for an expensive
+    # prepare (None: decided by the input, True for "trials" measures, e.g. the DMD-based ones).
+    expensive_prepare: ClassVar[bool | None] = None
+    # How ``to_distance`` turns this similarity into a distance: "gap" (upper end of the range
+    # minus the score) or "angle" (arccos of the score, for a cosine such as CKA).
+    distance_form: ClassVar[str] = "gap"
+    # Permutation hook for nulls: ``_permute_state(state, rows)`` returns the prepared state of
+    # ``X[rows]`` from that of ``X`` without preparing again (None: not available; each permuted
+    # system is prepared afresh). ``permutes_state`` may be a property that is False for parameter
+    # settings where the hook does not apply.
+    _permute_state: ClassVar[Callable[[Any, np.ndarray], Any] | None] = None
+    permutes_state: ClassVar[bool] = True
+    # Parameters added after results were stored: left out of ``key`` while at their default, so
+    # the keys of settings that existed before (in users' stores and caches) stay valid.
+    key_omits_at_default: ClassVar[frozenset] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_param_names(cls)
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             valid = ", ".join(sorted(self.defaults)) or "none"
             raise ValueError(f"unknown parameter(s) {unknown} for measure '{self.name}'; valid: {valid}")
-        merged = {**self.defaults, **params}
-        self.params = merged
-        for k, v in merged.items():
-            if not callable(getattr(type(self), k, None)):  # never shadow a method (e.g. rsa's `compare`)
-                setattr(self, k, v)
-        self._validate_params()
+        self.params = Params({**self.defaults, **params})
+        normalised = self._validate_params()
+        if normalised:
+            self.params = Params({**self.params, **normalised})
+        keyed = {k: v for k, v in self.params.items()
+                 if not (k in self.key_omits_at_default and _same(v, self.defaults[k]))}
+        self._key = canonical_json({"measure": self.name, "params": keyed})
 
     # ---------------------------------------------------------------- to override
-    def _validate_params(self) -> None:
-        """Raise ValueError naming the bad parameter."""
+    def _validate_params(self) -> dict | None:
+        """Raise ValueError naming the bad parameter; may return ``{name: normalised value}``
+        (e.g. a seed drawn once), which replaces the given values (and so enters the key)."""
+        return None
 
     def _min_samples(self) -> int:
         return self.min_samples
@@ -131,11 +189,42 @@ class Measure:
         """
         return None
 
+    def compare_pairs(self, prepared: dict, pairs: list) -> dict | None:
+        """Optional amortised scoring of a sweep chunk: ``{(i, j): Comparison}`` for ``pairs`` of
+        indices into ``prepared`` (e.g. DSA's shared search); None: score by ``compare_many`` or
+        pair by pair."""
+        return None
+
     # ---------------------------------------------------------------- public
     @property
-    def key(self) -> tuple:
-        """Identifies the measure and its parameters (arrays by content hash, not repr)."""
-        return (self.name, tuple(sorted((k, _canonical(v)) for k, v in self.params.items())))
+    def key(self) -> str:
+        """The canonical JSON of the measure's name and all its parameters (defaults included,
+        except those of ``key_omits_at_default`` left at their default): one key for the
+        in-memory memo, the results store and the prepared-state disk cache (computed once: the
+        parameters are read-only)."""
+        return self._key
+
+    @property
+    def has_block(self) -> bool:
+        """Whether the measure scores a block of pairs at once (overrides ``_compare_many``)."""
+        return type(self)._compare_many is not Measure._compare_many
+
+    @property
+    def can_permute_state(self) -> bool:
+        """Whether a permutation null may permute a prepared state instead of preparing again."""
+        return self.input == "samples" and self._permute_state is not None and bool(self.permutes_state)
+
+    @property
+    def default_alternative(self) -> str:
+        """The alternative of a test that the score is real: "greater" for similarities (larger =
+        more alike), "less" for distances."""
+        return "greater" if self.kind == "similarity" else "less"
+
+    def to_distance(self, scores: Any) -> np.ndarray:
+        """Scores of this measure as distances, same shape: a distance as it is; a similarity by
+        its ``distance_form``: "gap", ``upper - s`` with ``upper`` the end of the measure's range
+        (the largest score when the range is unbounded), or "angle", ``arccos(s)`` (radians)."""
+        return similarity_to_distance(scores, self.kind, self.range[1], self.distance_form)
 
     def prepare(self, X: Any, name: str = "X") -> Prepared:
         """Validate ``X`` and do the per-system work once."""
@@ -234,13 +323,42 @@ def _same_type(exc: ValueError, msg: str) -> ValueError:
         return ValueError(msg)
 
 
-def _canonical(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        import hashlib
+DISTANCE_FORMS = ("gap", "angle")
 
-        digest = hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest()
-        return f"ndarray{value.shape}:{value.dtype}:{digest}"
-    return repr(value)
+
+def _same(value: Any, default: Any) -> bool:
+    """Whether a parameter value is its default (same canonical JSON: 1 and 1.0 differ, as in keys)."""
+    return canonical_json(value) == canonical_json(default)
+
+
+def similarity_to_distance(scores: Any, kind: str, upper: float, form: str = "gap") -> np.ndarray:
+    """The conversion behind :meth:`Measure.to_distance`, from a measure's metadata (``kind``,
+    the upper end of its range, its ``distance_form``), for stored results whose measure is not
+    registered. Returns a float64 array (a new one: the input is never modified)."""
+    S = np.array(scores, dtype=np.float64)
+    if kind == "distance":
+        return S
+    if kind != "similarity":
+        raise ValueError(f"kind must be 'similarity' or 'distance'; got {kind!r}")
+    if form == "angle":
+        return np.arccos(np.clip(S, -1.0, 1.0))
+    if form != "gap":
+        raise ValueError(f"distance_form must be one of {DISTANCE_FORMS}; got {form!r}")
+    top = upper if upper is not None and np.isfinite(upper) else np.nanmax(S)
+    return top - S
+
+
+def _check_param_names(cls: type) -> None:
+    """Refuse parameter names that equal a public attribute of Measure (metadata or a method),
+    except the documented ones in SHADOWING_PARAMS."""
+    reserved = {n for n in dir(Measure) if not n.startswith("_")} | {"params"}
+    bad = sorted(k for k in cls.__dict__.get("defaults", {}) if k in reserved and k not in SHADOWING_PARAMS)
+    if bad:
+        raise ValueError(f"{cls.__name__}: parameter name(s) {bad} equal a method or metadata of Measure; "
+                         "rename them (parameters are read as self.params[name])")
+    unknown = sorted(set(cls.key_omits_at_default) - set(cls.defaults))
+    if unknown:
+        raise ValueError(f"{cls.__name__}.key_omits_at_default names {unknown}, which are not parameters")
 
 
 _REGISTRY: dict[str, tuple[type[Measure], dict]] = {}
@@ -257,8 +375,32 @@ def register(cls: type[Measure]) -> type[Measure]:
     unknown = set(cls.invariances) - set(INVARIANCES)
     if unknown:
         raise ValueError(f"{cls.__name__} declares unknown invariances {sorted(unknown)}")
+    if cls.distance_form not in DISTANCE_FORMS:
+        raise ValueError(f"{cls.__name__}.distance_form must be one of {DISTANCE_FORMS}; got {cls.distance_form!r}")
     _REGISTRY[cls.name] = (cls, {})
     return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a measure name (or alias) from the registry; aliases of it are removed too."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unregister: no measure named {name!r}")
+    cls = _REGISTRY.pop(name)[0]
+    if cls.name == name:
+        for alias in [a for a, (c, _) in _REGISTRY.items() if c is cls]:
+            del _REGISTRY[alias]
+
+
+@contextmanager
+def registered(cls: type[Measure]) -> Iterator[type[Measure]]:
+    """Register ``cls`` for the duration of a ``with`` block (tests, notebooks), then remove it
+    and its aliases, so that a toy measure never leaks into other code."""
+    register(cls)
+    try:
+        yield cls
+    finally:
+        if _REGISTRY.get(cls.name, (None,))[0] is cls:
+            unregister(cls.name)
 
 
 def register_alias(alias: str, name: str, **preset: Any) -> None:
@@ -307,9 +449,9 @@ def measures() -> list[MeasureInfo]:
 
 
 def _ensure_loaded() -> None:
-    # Importing the families registers their measures.
-    import_module(f"{__package__}.geometry")
-    import_module(f"{__package__}.dynamics")
+    """Import the families, which registers their measures (inside a function: they import this
+    module, so importing them at its top would be a circle)."""
+    from . import dynamics, geometry  # noqa: F401
 
 
 def names(kind: str | None = None) -> Iterable[str]:

@@ -92,12 +92,12 @@ class DSA(Measure):
     defaults = {**DMD_PARAMS, "group": "O", "score": "angular", "n_restarts": 4, "seed": 0, "device": None,
                 "effort": "default", "amortise": True}
 
-    def _validate_params(self) -> None:
+    def _validate_params(self) -> dict:
         check_dmd_params(**{k: self.params[k] for k in DMD_PARAMS})
-        _check_vf_params(self.group, self.score, self.n_restarts)
-        _check_device(self.device, self.group)
-        _check_search_knobs(self.effort, self.amortise)
-        self.seed = self.params["seed"] = _check_seed(self.seed)
+        _check_vf_params(self.params["group"], self.params["score"], self.params["n_restarts"])
+        _check_device(self.params["device"], self.params["group"])
+        _check_search_knobs(self.params["effort"], self.params["amortise"])
+        return {"seed": _check_seed(self.params["seed"])}
 
     memory_way_out = "use fewer delays (n_delays), fewer units (project onto principal components first) or fewer time points"
 
@@ -121,37 +121,40 @@ class DSA(Measure):
     def _compare(self, a: _DSAState, b: _DSAState) -> Comparison:
         A, B = _canonical_order(a.A, b.A)
         res = vector_field_distance(
-            A, B, group=self.group, score=self.score, n_restarts=self.n_restarts, seed=self.seed,
-            effort=self.effort,
+            A, B, group=self.params["group"], score=self.params["score"], n_restarts=self.params["n_restarts"],
+            seed=self.params["seed"], effort=self.params["effort"],
         )
         return Comparison(float(res.score), {k: getattr(res, k) for k in _VF_EXTRAS})
 
     def _compare_many(self, states_a: list, states_b: list, symmetric: bool = False) -> np.ndarray | None:
         """With ``device`` set, all pairs of the block descend together in torch on that device
         (:func:`vector_field_distances`); otherwise None (one numpy search per pair)."""
-        if self.device is None and not self.amortise:
+        if self.params["device"] is None and not self.params["amortise"]:
             return None
         ops_a = [s.A for s in states_a]
         ops_b = ops_a if symmetric else [s.A for s in states_b]
-        if self.device is None:
-            return amortised_distances(ops_a, None if symmetric else ops_b, group=self.group, score=self.score,
-                                       n_restarts=self.n_restarts, effort=self.effort, seed=self.seed)
-        return _operator_block(ops_a, ops_b, symmetric, group=self.group, score=self.score,
-                               n_restarts=self.n_restarts, seed=self.seed, device=self.device, effort=self.effort)
+        if self.params["device"] is None:
+            return amortised_distances(ops_a, None if symmetric else ops_b, group=self.params["group"],
+                                       score=self.params["score"], n_restarts=self.params["n_restarts"],
+                                       effort=self.params["effort"], seed=self.params["seed"])
+        return _operator_block(ops_a, ops_b, symmetric, group=self.params["group"], score=self.params["score"],
+                               n_restarts=self.params["n_restarts"], seed=self.params["seed"],
+                               device=self.params["device"], effort=self.params["effort"])
 
     def compare_pairs(self, prepared: dict, pairs: list) -> dict | None:
         """The engine's hook for a chunk: {(a, b): Comparison} for the index pairs ``pairs`` into
         ``prepared`` (index -> Prepared), by the amortised search (the chunk's pairs share their
         solutions); None when ``amortise`` is off or ``device`` is set (then the block or per-pair
         path runs)."""
-        if self.device is not None or not self.amortise:
+        if self.params["device"] is not None or not self.params["amortise"]:
             return None
         ops = {i: p.state.A for i, p in prepared.items()}
         keys = sorted(ops)
         index = {k: t for t, k in enumerate(keys)}
         found = amortised_pairs([ops[k] for k in keys], [(index[a], index[b]) for a, b in pairs],
-                                group=self.group, score=self.score, n_restarts=self.n_restarts,
-                                effort=self.effort, seed=self.seed)
+                                group=self.params["group"], score=self.params["score"],
+                                n_restarts=self.params["n_restarts"], effort=self.params["effort"],
+                                seed=self.params["seed"])
         return {(a, b): Comparison(float(r.score), {k: getattr(r, k) for k in _VF_EXTRAS})
                 for (a, b), r in ((p, found[(index[p[0]], index[p[1]])]) for p in pairs)}
 

@@ -26,7 +26,11 @@ import difflib
 import os
 from typing import Any
 
-from .sweep import BACKENDS
+from .._validation import check_choice, check_scalar
+from ..registry import get_measure
+from .executor import BACKENDS
+from .sources import resolve_systems
+from .sweep import sweep
 
 FIELDS = {
     "store", "systems", "measures", "pairs", "backend", "n_jobs", "scheduler", "chunk_size",
@@ -78,17 +82,15 @@ def validate_config(raw: Any, base_dir: str | None = None) -> dict:
         "pairs": _pairs(raw.get("pairs", "all")),
         "store": _store(raw.get("store", "repalign_results.db"), base),
         "backend": _choice("backend", raw.get("backend", "processes"), BACKENDS),
-        "chunk_size": _positive_int("chunk_size", raw.get("chunk_size", 256)),
+        "chunk_size": _scalar("chunk_size", raw.get("chunk_size", 256), int, min_val=1),
         "cache_prepared": _cache(raw.get("cache_prepared", "auto")),
         "retry_failed": _bool("retry_failed", raw.get("retry_failed", False)),
-        "memo_mb": _non_negative("memo_mb", raw.get("memo_mb", 512)),
+        "memo_mb": _scalar("memo_mb", raw.get("memo_mb", 512), float, min_val=0),
         "base_dir": base,
     }
     if raw.get("n_jobs") is not None:
         n = raw["n_jobs"]
-        if not (isinstance(n, int) and not isinstance(n, bool) and (n >= 1 or n == -1)):
-            raise ConfigError("n_jobs", f"expected a positive integer or -1 (all cores); got {n!r}")
-        out["n_jobs"] = n
+        out["n_jobs"] = -1 if n == -1 and not isinstance(n, bool) else _scalar("n_jobs", n, int, min_val=1)
     if raw.get("scheduler") is not None:
         s = raw["scheduler"]
         if not isinstance(s, str) or "://" not in s:
@@ -124,8 +126,6 @@ def _systems(v: Any):
 
 
 def _measures(v: Any) -> list:
-    from ..registry import get_measure
-
     if isinstance(v, (str, dict)):
         v = [v]
     if not isinstance(v, list) or not v:
@@ -186,21 +186,17 @@ def _store(v: Any, base: str) -> str:
 
 
 def _choice(field: str, v: Any, choices) -> str:
-    if v not in choices:
-        raise ConfigError(field, f"expected one of {', '.join(choices)}; got {v!r}")
-    return v
+    try:
+        return check_choice(v, field, choices)
+    except ValueError as exc:
+        raise ConfigError(field, str(exc)) from None
 
 
-def _positive_int(field: str, v: Any) -> int:
-    if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-        raise ConfigError(field, f"expected a positive integer; got {v!r}")
-    return v
-
-
-def _non_negative(field: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-        raise ConfigError(field, f"expected a non-negative number; got {v!r}")
-    return float(v)
+def _scalar(field: str, v: Any, target_type: type, **bounds: Any):
+    try:
+        return check_scalar(v, field, target_type, **bounds)
+    except ValueError as exc:
+        raise ConfigError(field, str(exc)) from None
 
 
 def _bool(field: str, v: Any) -> bool:
@@ -218,8 +214,6 @@ def _cache(v: Any):
 def run_config(path: str | os.PathLike, **overrides: Any):
     """Validate a config file and run its sweep; ``overrides`` replace config fields
     (e.g. ``scheduler=...``, ``backend=...``, ``progress=False``)."""
-    from .sweep import sweep
-
     kwargs = load_config(path)
     for k, v in overrides.items():
         if v is not None:
@@ -227,8 +221,6 @@ def run_config(path: str | os.PathLike, **overrides: Any):
     if overrides.get("scheduler") and not overrides.get("backend"):
         kwargs["backend"] = "dask"
     try:
-        from .sources import resolve_systems
-
         systems = resolve_systems(kwargs.pop("systems"), kwargs["base_dir"])
     except ValueError as exc:
         msg = str(exc)

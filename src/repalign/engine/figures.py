@@ -1,15 +1,11 @@
 """Figures from a results table: clustered heatmap, MDS embedding, a series' path through it.
 
-Similarities are turned into distances before clustering/embedding:
-
-* a similarity whose maximum is 1 (CKA, RSA correlations, ...) becomes
-  ``d = sqrt(max(0, 2 (1 - s)))``: the Euclidean (chord) distance between two unit vectors
-  whose inner product is ``s``. For CKA these unit vectors are the normalised centred Gram
-  matrices, so this is their actual distance in Gram-matrix space and MDS of it is exact
-  when the Gram vectors span few dimensions;
-* any other similarity becomes ``d = s_max - s`` with ``s_max`` the upper end of the
-  measure's range (the largest observed value when the range is unbounded);
-* distances are used as they are.
+Scores are turned into distances before clustering/embedding by the measure's own
+:meth:`~repalign.registry.Measure.to_distance` (one convention, the report card's too): a
+distance is used as it is; a similarity becomes ``upper - s`` with ``upper`` the end of the
+measure's range, or ``arccos(s)`` for a measure whose ``distance_form`` is "angle" (a cosine
+such as CKA). A store whose measure is not registered here is converted from its stored kind and
+range ("gap" form).
 
 The diagonal is set to 0 and the matrix symmetrised as ``(D + D^T) / 2`` (asymmetric
 measures). Missing entries are an error: clustering and MDS need every pair.
@@ -17,18 +13,24 @@ measures). Missing entries are an error: clustering and MDS need every pair.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import inspect
+import json
+from functools import partial
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..registry import Measure, get_measure, similarity_to_distance
 
-def to_distance(matrix, kind: str = "similarity", upper: float | None = 1.0):
-    """Distance DataFrame/array from a square score matrix (see the module docstring).
 
-    ``kind``: 'similarity' or 'distance'; ``upper``: the similarity's maximum (None: use
-    the largest off-diagonal value).
-    """
-    import pandas as pd
+def to_distance(matrix, measure: str | Measure = "cka", **params: Any):
+    """Distance DataFrame/array from a square score matrix of ``measure`` (a name, with its
+    ``params``, or an instance): see the module docstring."""
+    return _as_distance(matrix, get_measure(measure, **params).to_distance)
+
+
+def _as_distance(matrix, convert: Callable[[np.ndarray], np.ndarray]):
+    import pandas as pd  # lazy: figures are optional (repalign[plot])
 
     labels = list(matrix.index) if isinstance(matrix, pd.DataFrame) else None
     S = np.array(matrix, dtype=np.float64)
@@ -40,36 +42,36 @@ def to_distance(matrix, kind: str = "similarity", upper: float | None = 1.0):
         missing = int(np.isnan(S[off]).sum())
         raise ValueError(f"matrix has {missing} missing off-diagonal entries; compute every pair first "
                          "(sweep with pairs='all') or pass systems= to select a complete subset")
-    if kind == "similarity":
-        if upper == 1.0:
-            D = np.sqrt(np.maximum(0.0, 2.0 * (1.0 - S)))
-        else:
-            top = np.nanmax(S[off]) if upper is None else upper
-            D = top - S
-    elif kind == "distance":
-        D = S.copy()
-    else:
-        raise ValueError(f"kind must be 'similarity' or 'distance'; got {kind!r}")
+    np.fill_diagonal(S, np.nan)  # the diagonal (self-similarity) never sets an unbounded range's top
+    D = convert(S)
     D = (D + D.T) / 2.0
     np.fill_diagonal(D, 0.0)
     if (D < -1e-12).any():
-        raise ValueError("distances must be non-negative; for a similarity pass kind='similarity' and its maximum as upper")
+        raise ValueError("distances must be non-negative; a similarity beyond its measure's declared range?")
     D = np.maximum(D, 0.0)
     return pd.DataFrame(D, index=labels, columns=labels) if labels is not None else D
 
 
-def _measure_info(results, measure: str, params: dict | None):
-    """(kind, similarity maximum) of a measure, as stored with the results."""
-    info = results.info(results.select(measure, params)["measure_key"].iloc[0])
-    upper = info.get("range_high")
-    upper = float(upper) if upper is not None and np.isfinite(upper) else None
-    return info.get("kind", "similarity"), upper
+def _stored_measure(results, measure: str, params: dict | None) -> tuple[str, Callable]:
+    """(kind, score-to-distance conversion) of a measure as stored with the results: the
+    registered measure's own, else from the stored kind and range."""
+    mkey = results.select(measure, params)["measure_key"].iloc[0]
+    spec = json.loads(mkey)
+    try:
+        m = get_measure(spec["measure"], **spec["params"])
+    except (ValueError, TypeError):  # not registered in this session (or its parameters changed)
+        info = results.info(mkey)
+        upper = info.get("range_high")
+        upper = float(upper) if upper is not None and np.isfinite(upper) else None
+        kind = info.get("kind", "similarity")
+        return kind, partial(similarity_to_distance, kind=kind, upper=upper)
+    return m.kind, m.to_distance
 
 
 def distance_matrix(results, measure: str, params: dict | None = None, systems: Sequence[str] | None = None):
     """Distance DataFrame of one measure from a :class:`Results` (converted as documented)."""
-    kind, upper = _measure_info(results, measure, params)
-    return to_distance(results.matrix(measure, params, systems), kind, upper)
+    _, convert = _stored_measure(results, measure, params)
+    return _as_distance(results.matrix(measure, params, systems), convert)
 
 
 def cluster_order(D, method: str = "average") -> list[int]:
@@ -94,8 +96,8 @@ def heatmap(results, measure: str, params: dict | None = None, systems: Sequence
     import matplotlib.pyplot as plt
 
     M = results.matrix(measure, params, systems)
-    kind, upper = _measure_info(results, measure, params)
-    order_idx = cluster_order(to_distance(M, kind, upper).values, method)
+    kind, convert = _stored_measure(results, measure, params)
+    order_idx = cluster_order(_as_distance(M, convert).values, method)
     names = [M.index[i] for i in order_idx]
     M = M.loc[names, names]
     if ax is None:
@@ -126,8 +128,6 @@ def mds_embedding(D, n_components: int = 2, seed: int = 0, n_init: int = 4):
 
 
 def _mds(n_components: int, seed: int, n_init: int):
-    import inspect
-
     from sklearn.manifold import MDS
 
     params = inspect.signature(MDS).parameters

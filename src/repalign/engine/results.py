@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from typing import Sequence
 
 import numpy as np
 
+from ..registry import get_measure
 from .store import Store
 
 TABLE_COLUMNS = [
@@ -21,9 +23,7 @@ def load(db: str | os.PathLike) -> "Results":
 
     Raises ValueError if ``db`` does not exist or is not a repalign results database.
     """
-    import pandas as pd
-
-    import sqlite3
+    import pandas as pd  # lazy: 1.2 s, for reading results only
 
     with Store.open_existing(db) as store:
         try:
@@ -142,8 +142,6 @@ def _seen_order(t, systems) -> list[str]:
 
 def _registry_info(mkey: str) -> dict:
     """Metadata from the registry, for stores written before the measures table existed."""
-    from ..registry import get_measure
-
     spec = json.loads(mkey)
     try:
         m = get_measure(spec["measure"])

@@ -74,8 +74,9 @@ def to_jsonable(x: Any) -> Any:
 
 
 def measure_key(measure) -> str:
-    """Canonical form of a measure and all its parameters (defaults included)."""
-    return canonical_json({"measure": measure.name, "params": measure.params})
+    """Canonical form of a measure and all its parameters (defaults included): its
+    :attr:`~repalign.registry.Measure.key`, ``{"measure": name, "params": {...}}`` as canonical JSON."""
+    return measure.key
 
 
 # --------------------------------------------------------------------------- the store

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import as_system, check_nonconstant, check_same_samples
+from .._validation import as_system, check_choice, check_nonconstant, check_same_samples, check_scalar
 from ..registry import Comparison, Measure, register, register_alias
 
 _STATISTICS = ("mean", "mean_squared")
@@ -103,7 +103,6 @@ class _CCABase(Measure):
     range = (0.0, 1.0)
     invariances = frozenset({"translation", "isotropic_scaling", "orthogonal", "invertible_linear", "permutation"})
     min_samples = 3
-    statistic = "mean"  # only "cca" exposes it as a parameter
 
     def _prepare(self, X: np.ndarray) -> _CCAState:
         return _cca_state(X, "X")
@@ -111,7 +110,7 @@ class _CCABase(Measure):
     def _compare(self, a: _CCAState, b: _CCAState) -> Comparison:
         warn_if_saturated(a.Q.shape[1], b.Q.shape[1], a.Q.shape[0], self.name)
         _, rho = _correlations(a.Q, b.Q)
-        vals = rho**2 if self.statistic == "mean_squared" else rho
+        vals = rho**2 if self.params.get("statistic") == "mean_squared" else rho  # only "cca" has the parameter
         return Comparison(float(np.mean(vals)), {"correlations": rho})
 
 
@@ -123,8 +122,7 @@ class CCA(_CCABase):
     defaults = {"statistic": "mean"}
 
     def _validate_params(self) -> None:
-        if self.statistic not in _STATISTICS:
-            raise ValueError(f"statistic must be one of {_STATISTICS}; got {self.statistic!r}")
+        check_choice(self.params["statistic"], "statistic", _STATISTICS)
 
 
 @register
@@ -149,26 +147,22 @@ class SVCCA(_CCABase):
         super().__init__(**params)
 
     def _validate_params(self) -> None:
-        if (self.threshold is None) == (self.n_components is None):
+        if (self.params["threshold"] is None) == (self.params["n_components"] is None):
             raise ValueError(
                 "give exactly one of threshold (fraction of variance kept) and n_components; got "
-                f"threshold={self.threshold!r}, n_components={self.n_components!r}"
+                f"threshold={self.params['threshold']!r}, n_components={self.params['n_components']!r}"
             )
-        if self.threshold is not None and not (isinstance(self.threshold, (int, float)) and 0 < self.threshold <= 1):
-            raise ValueError(f"threshold must be a number in (0, 1]; got {self.threshold!r}")
-        if self.n_components is not None and not (
-            isinstance(self.n_components, (int, np.integer)) and not isinstance(self.n_components, bool)
-            and self.n_components >= 1
-        ):
-            raise ValueError(f"n_components must be a positive integer; got {self.n_components!r}")
+        check_scalar(self.params["threshold"], "threshold", float, min_val=0, max_val=1, include_boundaries="right",
+                     allow_none=True)
+        check_scalar(self.params["n_components"], "n_components", int, min_val=1, allow_none=True)
 
     def _prepare(self, X: np.ndarray) -> _CCAState:
         full = _cca_state(X, "X")
-        if self.n_components is not None:
-            k = min(int(self.n_components), full.sv.size)
+        if self.params["n_components"] is not None:
+            k = min(int(self.params["n_components"]), full.sv.size)
         else:
             frac = np.cumsum(full.sv**2) / np.sum(full.sv**2)
-            k = int(np.searchsorted(frac, self.threshold - 1e-12) + 1)
+            k = int(np.searchsorted(frac, self.params["threshold"] - 1e-12) + 1)
         return _CCAState(full.Q[:, :k], full.R[:k], full.sv[:k])
 
 

@@ -80,15 +80,15 @@ class CKA(Measure):
     defaults = {"kernel": "linear", "debiased": False, "threshold": 0.5, "sigma": None}
 
     def _validate_params(self) -> None:
-        if self.kernel not in ("linear", "rbf"):
-            raise ValueError(f"kernel must be 'linear' or 'rbf'; got {self.kernel!r}")
-        if not (isinstance(self.threshold, (int, float)) and self.threshold > 0):
-            raise ValueError(f"threshold must be a positive number; got {self.threshold!r}")
-        if self.sigma is not None and not self.sigma > 0:
-            raise ValueError(f"sigma must be positive or None; got {self.sigma!r}")
+        if self.params["kernel"] not in ("linear", "rbf"):
+            raise ValueError(f"kernel must be 'linear' or 'rbf'; got {self.params['kernel']!r}")
+        if not (isinstance(self.params["threshold"], (int, float)) and self.params["threshold"] > 0):
+            raise ValueError(f"threshold must be a positive number; got {self.params['threshold']!r}")
+        if self.params["sigma"] is not None and not self.params["sigma"] > 0:
+            raise ValueError(f"sigma must be positive or None; got {self.params['sigma']!r}")
 
     def _min_samples(self) -> int:
-        return 4 if self.debiased else 2
+        return 4 if self.params.get("debiased", False) else 2
 
     memory_way_out = ("use kernel='linear' with fewer features than samples (computed in feature space, "
                       "no n x n matrix), or fewer samples")
@@ -97,7 +97,7 @@ class CKA(Measure):
         """RBF: squared distances, their median's copy and the kernel (~3.5 n x n float64);
         linear: the n x n Gram and its square when p > n, else the p x p cross product."""
         data = 3.0 * n * p * 8
-        if self.kernel == "rbf":
+        if self.params["kernel"] == "rbf":
             return data + 3.5 * n * n * 8, f"~3.5 n x n float64 matrices, n = {n:,}"
         if p > n:
             return data + 2.0 * n * n * 8, f"the {n:,} x {n:,} Gram matrix and its square (float64)"
@@ -107,13 +107,13 @@ class CKA(Measure):
     def _prepare(self, X: np.ndarray):
         Xc = X - X.mean(axis=0)
         check_nonconstant(Xc, "X", "CKA")
-        if self.kernel == "rbf":
-            return self._gram_state(rbf_gram(X, self.threshold, self.sigma))
+        if self.params["kernel"] == "rbf":
+            return self._gram_state(rbf_gram(X, self.params["threshold"], self.params["sigma"]))
         n, p = Xc.shape
         row_sq = np.einsum("ij,ij->i", Xc, Xc)
         gram = Xc @ Xc.T if p > n else None
         xtx = np.sum((gram if gram is not None else Xc.T @ Xc) ** 2)
-        if self.debiased:
+        if self.params.get("debiased", False):
             # With centred X: K~ 1 = -row_sq and 1^T K~ 1 = -sum(row_sq).
             self_hsic = _unbiased_hsic_terms(
                 xtx - row_sq @ row_sq, -row_sq, -row_sq, -row_sq.sum(), -row_sq.sum(), n
@@ -124,7 +124,7 @@ class CKA(Measure):
 
     def _gram_state(self, K: np.ndarray) -> _GramState:
         n = K.shape[0]
-        if self.debiased:
+        if self.params.get("debiased", False):
             K = K.copy()
             np.fill_diagonal(K, 0.0)
             r = K.sum(axis=1)
@@ -149,7 +149,7 @@ class CKA(Measure):
         """The (unnormalised) cross HSIC between two prepared systems."""
         if isinstance(a, _GramState):
             cross = float(np.sum(a.K * b.K))
-            if not self.debiased:
+            if not self.params.get("debiased", False):
                 return cross
             return _unbiased_hsic_terms(cross, a.rowsum, b.rowsum, a.total, b.total, a.K.shape[0])
         n = a.Xc.shape[0]
@@ -157,7 +157,7 @@ class CKA(Measure):
             tr = float(np.sum(a.gram * b.gram))
         else:
             tr = float(np.sum((a.Xc.T @ b.Xc) ** 2))
-        if not self.debiased:
+        if not self.params.get("debiased", False):
             return tr
         ra, rb = a.row_sq, b.row_sq
         return _unbiased_hsic_terms(tr - ra @ rb, -ra, -rb, -ra.sum(), -rb.sum(), n)
@@ -178,7 +178,7 @@ class CKA(Measure):
         n = A[0].Xc.shape[0]
         Xa, Xb = [s.Xc for s in A], [s.Xc for s in B]
         tr = _pairwise_trace_kl(Xa, Xb, symmetric)
-        if self.debiased:
+        if self.params.get("debiased", False):
             Ra = np.stack([s.row_sq for s in A])
             Rb = np.stack([s.row_sq for s in B])
             sa, sb = Ra.sum(axis=1), Rb.sum(axis=1)
@@ -195,7 +195,7 @@ class CKA(Measure):
         Fa = np.stack([s.K.ravel() for s in A])
         Fb = Fa if A is B else np.stack([s.K.ravel() for s in B])
         cross = Fa @ Fb.T
-        if self.debiased:
+        if self.params.get("debiased", False):
             Ra = np.stack([s.rowsum for s in A])
             Rb = np.stack([s.rowsum for s in B])
             ta = np.array([s.total for s in A])
@@ -298,8 +298,7 @@ class AngularCKA(CKA):
     kind = "distance"
     range = (0.0, np.pi / 2)
     is_metric = True
-    defaults = {"kernel": "linear", "threshold": 0.5, "sigma": None}
-    debiased = False
+    defaults = {"kernel": "linear", "threshold": 0.5, "sigma": None}  # always biased: no "debiased"
 
     def _compare(self, a, b) -> float:
         return float(np.arccos(np.clip(super()._compare(a, b), -1.0, 1.0)))

@@ -530,25 +530,19 @@ class RSA(Measure):
     min_samples = 3
     defaults = {"rdm": "correlation", "compare": "spearman", "noise": None, "n_partitions": None}
 
-    @property
-    def comparator(self) -> str:
-        # The parameter is called 'compare' (as in rsatoolbox); the attribute name is taken by
-        # Measure.compare, so the base class does not set it and it is read from params.
-        return self.params["compare"]
-
     def _validate_params(self) -> None:
         _check_choice(self.params["rdm"], RDM_METHODS, "rdm")
         _check_choice(self.params["compare"], COMPARATORS, "compare")
-        P = self.n_partitions
+        P = self.params["n_partitions"]
         if P is not None and not (isinstance(P, (int, np.integer)) and P >= 1):
             raise ValueError(f"n_partitions must be a positive int or None; got {P!r}")
-        if self.rdm == "crossnobis" and (P is None or P < 2):
+        if self.params["rdm"] == "crossnobis" and (P is None or P < 2):
             raise ValueError("rdm='crossnobis' needs n_partitions >= 2 (repeated measurements)")
-        if self.noise is not None and self.rdm not in ("mahalanobis", "crossnobis"):
-            raise ValueError(f"noise is only used by rdm='mahalanobis' or 'crossnobis'; got rdm={self.rdm!r}")
+        if self.params["noise"] is not None and self.params["rdm"] not in ("mahalanobis", "crossnobis"):
+            raise ValueError(f"noise is only used by rdm='mahalanobis' or 'crossnobis'; got rdm={self.params['rdm']!r}")
 
     def _min_samples(self) -> int:
-        return 3 * (self.n_partitions or 1)
+        return 3 * (self.params["n_partitions"] or 1)
 
     memory_way_out = ("use fewer conditions (average repeated samples into conditions), or a measure computed "
                       "in feature space such as linear 'cka' or 'procrustes'")
@@ -556,30 +550,30 @@ class RSA(Measure):
     def _memory_need(self, n: int, p: int) -> tuple[float, str]:
         """The condensed RDM and the comparator's copies of it (ranks, argsorts, centring: ~8 vectors of
         n_c (n_c - 1) / 2 float64); the whitening comparators also form n_c x n_c matrices."""
-        n_c = n // (self.n_partitions or 1)
+        n_c = n // (self.params["n_partitions"] or 1)
         m = n_c * (n_c - 1) / 2
         need = 8.0 * m * 8 + 2.0 * n * p * 8
         arrays = f"~8 condensed RDMs of {int(m):,} float64 entries, {n_c:,} conditions"
-        if self.comparator in ("cosine_cov", "corr_cov") or self.rdm in ("mahalanobis", "crossnobis"):
+        if self.params["compare"] in ("cosine_cov", "corr_cov") or self.params["rdm"] in ("mahalanobis", "crossnobis"):
             need += 4.0 * n_c * n_c * 8
             arrays += f", and 4 {n_c:,} x {n_c:,} matrices"
         return need, arrays
 
     def _prepare(self, X: np.ndarray) -> _RDMState:
-        P = self.n_partitions
+        P = self.params["n_partitions"]
         if P is None:
-            d = rdm(X, self.rdm, noise=self.noise)
+            d = rdm(X, self.params["rdm"], noise=self.params["noise"])
         else:
             n = X.shape[0]
             if n % P:
                 raise ValueError(f"X has {n} rows, not a multiple of n_partitions={P}")
-            d = rdm(X.reshape(P, n // P, X.shape[1]), self.rdm, noise=self.noise)
-        return prepare_rdm(d, self.comparator)
+            d = rdm(X.reshape(P, n // P, X.shape[1]), self.params["rdm"], noise=self.params["noise"])
+        return prepare_rdm(d, self.params["compare"])
 
     @property
     def permutes_state(self) -> bool:
         """Rows are conditions (so a permutation of rows permutes the RDM) only without partitions."""
-        return self.n_partitions is None
+        return self.params["n_partitions"] is None
 
     def _permute_state(self, state: _RDMState, rows: np.ndarray) -> _RDMState:
         """State of ``X[rows]``: the RDM's rows and columns permuted, not rebuilt. Every comparator's
@@ -594,11 +588,11 @@ class RSA(Measure):
         return _RDMState(vec, state.ties)
 
     def _compare(self, a: _RDMState, b: _RDMState) -> float:
-        return _score(a, b, self.comparator)
+        return _score(a, b, self.params["compare"])
 
     def _compare_many(self, A: list, B: list, symmetric: bool = False):
         """One matrix product for the dot-product comparators; Kendall's go through the loop."""
-        if self.comparator not in DOT_COMPARATORS:
+        if self.params["compare"] not in DOT_COMPARATORS:
             return None
         Va = np.stack([s.vec for s in A])
         Vb = Va if B is A else np.stack([s.vec for s in B])

@@ -135,24 +135,28 @@ class _ShapeBase(Measure):
     matched_samples = True
     min_samples = 2
 
+    def _param(self, name: str):
+        """A parameter, or the preset's fixed value (class attribute) when it is not one."""
+        return self.params[name] if name in self.params else getattr(type(self), name)
+
     def _validate_params(self) -> None:
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.floating)):
-            raise ValueError(f"alpha must be a number in [0, 1]; got {self.alpha!r}")
-        if not 0.0 <= float(self.alpha) <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1]; got {self.alpha!r}")
-        if self.score not in _SCORES:
-            raise ValueError(f"score must be 'angular' or 'euclidean'; got {self.score!r}")
-        if isinstance(self.ridge, bool) or not (
-            isinstance(self.ridge, (int, float, np.floating)) and np.isfinite(self.ridge) and self.ridge >= 0
+        if isinstance(self._param("alpha"), bool) or not isinstance(self._param("alpha"), (int, float, np.floating)):
+            raise ValueError(f"alpha must be a number in [0, 1]; got {self._param('alpha')!r}")
+        if not 0.0 <= float(self._param("alpha")) <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1]; got {self._param('alpha')!r}")
+        if self._param("score") not in _SCORES:
+            raise ValueError(f"score must be 'angular' or 'euclidean'; got {self._param('score')!r}")
+        if isinstance(self._param("ridge"), bool) or not (
+            isinstance(self._param("ridge"), (int, float, np.floating)) and np.isfinite(self._param("ridge")) and self._param("ridge") >= 0
         ):
-            raise ValueError(f"ridge must be a finite number >= 0; got {self.ridge!r}")
+            raise ValueError(f"ridge must be a finite number >= 0; got {self._param('ridge')!r}")
 
     def _prepare(self, X: np.ndarray) -> _ShapeState:
         Xc = X - X.mean(axis=0)
         check_nonconstant(Xc, "X", f"'{self.name}'")
-        alpha = float(self.alpha)
-        Z = partial_whiten(Xc, alpha, float(self.ridge))
-        if alpha == 0.0 and self.ridge == 0 and Z.shape[1] >= X.shape[0] - 1:
+        alpha = float(self._param("alpha"))
+        Z = partial_whiten(Xc, alpha, float(self._param("ridge")))
+        if alpha == 0.0 and self._param("ridge") == 0 and Z.shape[1] >= X.shape[0] - 1:
             warnings.warn(
                 f"'{self.name}' with alpha=0: X has rank {Z.shape[1]} >= n_samples - 1 = {X.shape[0] - 1}, "
                 "so full whitening maps it onto the whole centred sample space and its distance to any "
@@ -167,7 +171,7 @@ class _ShapeBase(Measure):
         return _ShapeState(state.Z[rows], state.norm)
 
     def _compare(self, a: _ShapeState, b: _ShapeState) -> float:
-        return _distance(aligned_sq_residual, a.Z, b.Z, a.norm, b.norm, self.score)
+        return _distance(aligned_sq_residual, a.Z, b.Z, a.norm, b.norm, self._param("score"))
 
     def _compare_many(self, A: list, B: list, symmetric: bool = False) -> np.ndarray:
         """All nuclear norms ||Z_i^T Z_j||_* from stacked products and batched SVDs.
@@ -178,14 +182,14 @@ class _ShapeBase(Measure):
         nuc = blockwise_cross([s.Z for s in A], [s.Z for s in B], nuclear_norms, symmetric)
         na = np.array([s.norm for s in A])[:, None]
         nb = np.array([s.norm for s in B])[None, :]
-        if self.score == "angular":
+        if self._param("score") == "angular":
             total = np.full(nuc.shape, 2.0)
             sq = total - 2.0 * nuc / (na * nb)
         else:
             total = na**2 + nb**2
             sq = total - 2.0 * nuc
         out = np.sqrt(np.maximum(sq, 0.0))
-        if self.score == "angular":
+        if self._param("score") == "angular":
             out = 2.0 * np.arcsin(np.minimum(out / 2.0, 1.0))
         close = sq <= 1e-4 * total
         if symmetric:
@@ -277,8 +281,8 @@ class PermutationProcrustes(Measure):
     defaults = {"score": "angular"}
 
     def _validate_params(self) -> None:
-        if self.score not in _SCORES:
-            raise ValueError(f"score must be 'angular' or 'euclidean'; got {self.score!r}")
+        if self.params["score"] not in _SCORES:
+            raise ValueError(f"score must be 'angular' or 'euclidean'; got {self.params['score']!r}")
 
     def _prepare(self, X: np.ndarray) -> _CentredState:
         Xc = X - X.mean(axis=0)
@@ -286,4 +290,4 @@ class PermutationProcrustes(Measure):
         return _CentredState(Xc, float(np.linalg.norm(Xc)))
 
     def _compare(self, a: _CentredState, b: _CentredState) -> float:
-        return _distance(permutation_sq_residual, a.Xc, b.Xc, a.norm, b.norm, self.score)
+        return _distance(permutation_sq_residual, a.Xc, b.Xc, a.norm, b.norm, self.params["score"])

@@ -117,21 +117,25 @@ class _BuresBase(Measure):
     matched_samples = False
     min_samples = 2
 
+    def _param(self, name: str):
+        """A parameter, or the preset's fixed value (class attribute) when it is not one."""
+        return self.params[name] if name in self.params else getattr(type(self), name)
+
     def _validate_params(self) -> None:
-        if self.align not in ("none", "orthogonal"):
-            raise ValueError(f"align must be 'none' or 'orthogonal'; got {self.align!r}")
+        if self._param("align") not in ("none", "orthogonal"):
+            raise ValueError(f"align must be 'none' or 'orthogonal'; got {self._param('align')!r}")
         for flag in ("normalize", "means"):
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise ValueError(f"{flag} must be True or False; got {getattr(self, flag)!r}")
+            if not isinstance(self._param(flag), (bool, np.bool_)):
+                raise ValueError(f"{flag} must be True or False; got {self._param(flag)!r}")
 
     def _prepare(self, X: np.ndarray) -> _GaussianState:
-        return gaussian_fit(X, bool(self.normalize))
+        return gaussian_fit(X, bool(self._param("normalize")))
 
     def _compare(self, a: _GaussianState, b: _GaussianState) -> float:
-        if self.align == "orthogonal":
+        if self._param("align") == "orthogonal":
             return float(np.sqrt(spectral_sq(a, b)))
         sq = bures_sq(a, b)
-        if self.means:
+        if self._param("means"):
             p = max(len(a.mean), len(b.mean))
             d = _pad(a.mean, p) - _pad(b.mean, p)
             sq += float(d @ d)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_system, check_nonconstant
+from .._validation import as_system, check_choice, check_nonconstant, check_scalar
 from ..registry import Comparison, Measure, register
 
 EIG_RTOL = 1e-10
@@ -87,9 +87,7 @@ def pca_basis(X: Any, k: int | None = None, side: str = "auto") -> np.ndarray:
 
 
 def _check_k(k: Any, name: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"{name} must be a positive integer; got {k!r}")
-    return int(k)
+    return check_scalar(k, name, int, min_val=1)
 
 
 def _check_same_units(p_x: int, p_y: int, what: str) -> None:
@@ -224,7 +222,7 @@ class _SubspaceMeasure(Measure):
     defaults = {"n_components": 10}
 
     def _validate_params(self) -> None:
-        _check_k(self.n_components, "n_components")
+        _check_k(self.params["n_components"], "n_components")
 
     def _prepare(self, X: np.ndarray) -> _PCAState:
         return _pca(X, "X")
@@ -246,14 +244,13 @@ class PrincipalAngles(_SubspaceMeasure):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        if self.statistic not in ("mean", "max"):
-            raise ValueError(f"statistic must be 'mean' or 'max'; got {self.statistic!r}")
+        check_choice(self.params["statistic"], "statistic", ("mean", "max"))
 
     def _compare(self, a: _PCAState, b: _PCAState) -> Comparison:
         _check_same_units(a.V.shape[0], b.V.shape[0], "'principal_angles'")
-        k = self.n_components
+        k = self.params["n_components"]
         theta = subspace_angles(a.V[:, :k], b.V[:, :k])
-        score = theta.mean() if self.statistic == "mean" else theta.max()
+        score = theta.mean() if self.params["statistic"] == "mean" else theta.max()
         return Comparison(float(score), {"angles": theta})
 
 
@@ -276,5 +273,5 @@ class CrossVariance(_SubspaceMeasure):
 
     def _compare(self, a: _PCAState, b: _PCAState) -> Comparison:
         _check_same_units(a.V.shape[0], b.V.shape[0], "'cross_variance'")
-        cross, own = _curves(a, b, self.n_components)
+        cross, own = _curves(a, b, self.params["n_components"])
         return Comparison(float(cross.sum() / own.sum()), {"cross": cross, "self": own})

@@ -39,6 +39,7 @@ from scipy.special import ndtr, ndtri
 
 from ..registry import Measure, get_measure
 from .._memory import nbytes_of
+from .._validation import check_scalar
 from ._draws import check_n_jobs, run_draws
 from .nulls import check_draws_memory
 from ._units import Units
@@ -140,9 +141,8 @@ class PairedBootstrapResult:
 
 # ---------------------------------------------------------------------- intervals
 def check_ci(ci: Any) -> float:
-    if isinstance(ci, bool) or not isinstance(ci, (int, float, np.floating)) or not 0.0 < ci < 1.0:
-        raise ValueError(f"ci must be a coverage strictly between 0 and 1 (e.g. 0.95); got {ci!r}")
-    return float(ci)
+    """The coverage of an interval, strictly between 0 and 1 (e.g. 0.95)."""
+    return check_scalar(ci, "ci", float, min_val=0, max_val=1, include_boundaries="neither")
 
 
 def percentile_interval(boot: np.ndarray, ci: float = 0.95) -> tuple[float, float]:

@@ -6,8 +6,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._validation import check_scalar
 from ..registry import Measure, get_measure
-from ._draws import check_n, seed_sequence
+from ._draws import check_n, seed_from_child
 from .bootstrap import bootstrap_ci, check_ci
 from .nulls import permutation_null, resampled_null
 from .result import CalibrationResult, check_alternative
@@ -46,8 +47,10 @@ def calibrate(
     n : int
         Number of null draws.
     seed : int, None, SeedSequence or Generator
-        One SeedSequence is made from it: null draw ``i`` uses its child ``i``; bootstrap
-        resamples use the children after those. Same seed, same result, for any ``n_jobs``.
+        One SeedSequence is made from it: null draw ``i`` uses its child ``i`` and bootstrap
+        resample ``j`` its child ``n + j`` (children counted from the next one a given
+        SeedSequence would spawn; it is read, never advanced). Same seed, same result, for any
+        ``n_jobs``.
     groups : array-like, optional
         Labels per row (or per trial); permutations stay within groups.
     alternative : {"greater", "less", "two-sided"}, optional
@@ -65,32 +68,29 @@ def calibrate(
         ``observed``, ``null``, ``p_value``, ``z``, ``interval`` and ``verdict``.
     """
     m = get_measure(measure, **params)
-    check_n(n)
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
-        raise ValueError(f"bootstrap must be a non-negative integer (number of resamples; 0 = none); got {bootstrap!r}")
+    n = check_n(n)
+    bootstrap = check_scalar(bootstrap, "bootstrap", int, min_val=0)  # resamples; 0: none
     if bootstrap:
         check_ci(ci)
     if alternative is not None:
         check_alternative(alternative)
-    ss = seed_sequence(seed)
+    null_seed = seed_from_child(seed, 0)  # null draw i: child i (a copy: the caller's seed is not advanced)
+    boot_seed = seed_from_child(null_seed, n)  # bootstrap resample j: child n + j, whatever the null spawned
     if callable(null):
         observed = m.compare(m.prepare(X, "X"), m.prepare(Y, "Y"))
         result = resampled_null(
-            null, n, ss, observed, alternative=alternative or _default(m), n_jobs=n_jobs, progress=progress
+            null, n, null_seed, observed, alternative=alternative or m.default_alternative, n_jobs=n_jobs,
+            progress=progress,
         )
         result.info.update(measure=m.name)
     elif null == "permutation":
         result = permutation_null(
-            X, Y, m, n, ss, groups=groups, alternative=alternative, n_jobs=n_jobs, progress=progress
+            X, Y, m, n, null_seed, groups=groups, alternative=alternative, n_jobs=n_jobs, progress=progress
         )
     else:
         raise ValueError(f"null must be one of {NULLS} or a callable draw(rng) -> float; got {null!r}")
     if bootstrap:
-        boot = bootstrap_ci(X, Y, m, bootstrap, ci, "bca", ss, n_jobs=n_jobs, progress=progress)
+        boot = bootstrap_ci(X, Y, m, bootstrap, ci, "bca", boot_seed, n_jobs=n_jobs, progress=progress)
         result.interval, result.ci = boot.interval, ci
         result.info["bootstrap"] = {"n": bootstrap, "method": boot.method}
     return result
-
-
-def _default(m: Measure) -> str:
-    return "greater" if m.kind == "similarity" else "less"

@@ -73,7 +73,7 @@ def compare_groups(values: Mapping[str, Any], pairs: Sequence[tuple[str, str]] |
     (Student two-sample t-test), ``p_adj`` (BH over the pairs), ``diff`` (mean a - mean b),
     ``p_perm`` (two-sided permutation test over group labels, ``n_perm`` shuffles) and
     ``p_perm_adj``. Pairs where a group has fewer than 2 values get NaN."""
-    from scipy import stats
+    from scipy import stats  # lazy: 2.8 s that `import repalign` need not pay
 
     groups = _check_groups(values)
     pairs = list(combinations(groups, 2)) if pairs is None else [tuple(p) for p in pairs]

@@ -4,9 +4,9 @@
   informative?". It breaks the pairing by permuting Y's units (rows, or whole trials for
   ``(trials, time, units)`` data), optionally only within groups (e.g. within a condition or
   a time bin, so that what the groups share is kept in the null). X is prepared once; each
-  draw prepares the permuted Y (or, for a measure that defines ``_permute_state``, permutes
-  Y's prepared state) and all draws of a batch are scored by one ``compare_many`` call, so
-  measures with a vectorised block (e.g. linear CKA) are fast.
+  draw prepares the permuted Y (or, for a measure whose ``can_permute_state`` is true, permutes
+  Y's prepared state with its ``_permute_state`` hook) and all draws of a batch are scored by
+  one ``compare_many`` call, so measures with a vectorised block (e.g. linear CKA) are fast.
 * :func:`resampled_null` asks "is the statistic beyond what its random ingredient alone
   produces?": the user's ``draw(rng)`` recomputes the statistic with a fresh random
   component (a new random feedback matrix, a new random network, ...).
@@ -21,29 +21,26 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .._memory import check_memory, gib, nbytes_of
+from .._serialize import to_jsonable
 from ..registry import Measure, Prepared, get_measure
-from .._memory import nbytes_of
 from ._draws import check_n_jobs, run_draws
 from ._units import Units, check_groups, permutation
 from .result import CalibrationResult, check_alternative
 
 
-def default_alternative(measure: Measure) -> str:
-    """"greater" for similarities (larger = more alike), "less" for distances."""
-    return "greater" if measure.kind == "similarity" else "less"
-
-
 class _PermutationBatch:
     """Scores X against a batch of permuted copies of Y (picklable for joblib).
 
-    If the measure defines ``_permute_state(state, row_perm) -> state`` (its prepared state for
-    the row-permuted system, e.g. an RDM with rows and columns permuted), Y is prepared once
-    and its state permuted per draw; otherwise each permuted Y is prepared afresh.
+    If the measure can permute a prepared state (:attr:`Measure.can_permute_state`: its
+    ``_permute_state(state, rows)`` gives the state of the row-permuted system, e.g. an RDM with
+    rows and columns permuted), Y is prepared once and its state permuted per draw; otherwise
+    each permuted Y is prepared afresh.
     """
 
     def __init__(self, measure: Measure, px: Prepared, Y: Units, members, py: Prepared) -> None:
         self.measure, self.px, self.Y, self.members = measure, px, Y, members
-        self.py = py if _state_permutable(measure) else None
+        self.py = py if measure.can_permute_state else None
 
     def __call__(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
         m = self.measure
@@ -53,13 +50,6 @@ class _PermutationBatch:
         else:
             prepared = [m.prepare(self.Y.take(p), "Y") for p in perms]
         return m.compare_many([self.px], prepared)[0]
-
-
-def _state_permutable(m: Measure) -> bool:
-    """Whether the measure can permute a prepared state's rows (samples input only; a measure
-    may set ``permutes_state = False`` for parameter settings where it cannot)."""
-    return (m.input == "samples" and callable(getattr(m, "_permute_state", None))
-            and bool(getattr(m, "permutes_state", True)))
 
 
 # The batch of draws follows the size of a prepared state: as many as fit in BATCH_BYTES, but at
@@ -77,8 +67,6 @@ def batch_size_for(state_bytes: int) -> int:
 
 def check_draws_memory(m: Measure, state_bytes: int, held: int, what: str) -> None:
     """Guard a resampling loop that holds ``held`` prepared states of ``state_bytes`` at once."""
-    from .._memory import check_memory, gib
-
     check_memory(held * state_bytes, f"{what} with '{m.name}'",
                  f"{held} prepared states of ~{gib(state_bytes)} each",
                  f"use fewer samples/conditions; {m.memory_way_out}")
@@ -134,7 +122,7 @@ def permutation_null(
             f"measure '{m.name}' does not use sample correspondence (matched_samples=False); "
             "a permutation null of the correspondence is meaningless for it"
         )
-    alternative = check_alternative(alternative or default_alternative(m))
+    alternative = check_alternative(alternative or m.default_alternative)
     Yu = Units(Y, m, "Y")
     members = check_groups(groups, len(Yu), Yu.unit)
     if len(Yu) < 2:
@@ -152,7 +140,7 @@ def permutation_null(
     )
     _warn_if_degenerate(observed, null, m.name)
     method = f"permutation of {Yu.unit}s" + (" within groups" if members is not None else "")
-    info = {"measure": m.name, "params": _jsonable(m.params), "unit": Yu.unit, "n_units": len(Yu)}
+    info = {"measure": m.name, "params": to_jsonable(m.params, "params", lenient=True), "unit": Yu.unit, "n_units": len(Yu)}
     return CalibrationResult(observed, null, alternative, method=method, info=info)
 
 
@@ -215,6 +203,3 @@ def _warn_if_degenerate(observed: float, null: np.ndarray, name: str) -> None:
             stacklevel=3,
         )
 
-
-def _jsonable(params: dict) -> dict:
-    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)) for k, v in params.items()}
