@@ -353,7 +353,7 @@ class AlignedCosine(Measure):
         check_nonconstant(Xc, "X", "aligned cosine")
         norms = np.linalg.norm(Xc, axis=1)
         if np.any(norms <= 1e-12 * norms.max()):
-            raise ValueError(f"X: sample {int(np.argmin(norms))} equals the mean of X, so its cosine is undefined")
+            raise ValueError(f"X has sample {int(np.argmin(norms))} at its mean, where the cosine is undefined")
         return Xc
 
     def _permute_state(self, state: np.ndarray, rows: np.ndarray) -> np.ndarray:
