@@ -274,7 +274,7 @@ def test_lange_estimator_removes_part_of_the_small_sample_bias():
     # Lange's estimator removes about half of the bias here (0.94 -> 0.48); Song's all of it
     assert biased > 0.8 and abs(song) < 0.1 and 0.2 < lange < 0.6 * biased
     assert -1 <= lange <= 1
-    with pytest.raises(ValueError, match="debiased must be False, True or 'lange'"):
+    with pytest.raises(ValueError, match="debiased must be one of False, True, 'lange'"):
         repalign.get_measure("cka", debiased="song")
     with pytest.raises(ValueError, match="kernel must be one of"):
         repalign.get_measure("cka", kernel="cosine")

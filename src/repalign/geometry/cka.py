@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
 
-from .._validation import check_nonconstant
+from .._validation import check_choice, check_nonconstant, check_scalar
 from ._blocks import width_groups
 from ..registry import Measure, register, register_alias
 
@@ -108,15 +108,11 @@ class CKA(Measure):
 
     def _validate_params(self) -> None:
         p = self.params
-        if p["kernel"] not in KERNELS:
-            raise ValueError(f"kernel must be one of {list(KERNELS)}; got {p['kernel']!r}")
-        if not (isinstance(p["threshold"], (int, float)) and p["threshold"] > 0):
-            raise ValueError(f"threshold must be a positive number; got {p['threshold']!r}")
-        if p["sigma"] is not None and not p["sigma"] > 0:
-            raise ValueError(f"sigma must be positive or None; got {p['sigma']!r}")
-        d = p.get("debiased", False)
-        if not (isinstance(d, (bool, np.bool_)) or d == "lange"):
-            raise ValueError(f"debiased must be False, True or 'lange'; got {d!r}")
+        check_choice(p["kernel"], "kernel", KERNELS)
+        check_scalar(p["threshold"], "threshold", float, min_val=0, include_boundaries="neither")
+        check_scalar(p["sigma"], "sigma", float, min_val=0, include_boundaries="neither", allow_none=True)
+        if "debiased" in p:
+            check_choice(p["debiased"], "debiased", (False, True, "lange"))
 
     def _estimator(self) -> str:
         """'gretton' (biased), 'song' (unbiased) or 'lange' (see the module docstring)."""

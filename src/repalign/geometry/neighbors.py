@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._validation import check_nonconstant, check_random_state
+from .._validation import check_choice, check_nonconstant, check_random_state, check_scalar
 from ..registry import Comparison, Measure, register
 
 _METRICS = ("cosine", "euclidean")
@@ -91,11 +91,9 @@ class MutualKNN(Measure):
     defaults = {"k": 10, "metric": "cosine"}
 
     def _validate_params(self) -> None:
-        k = self.params["k"]
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer; got {k!r}")
-        if "metric" in self.params and self.params["metric"] not in _METRICS:
-            raise ValueError(f"metric must be one of {_METRICS}; got {self.params['metric']!r}")
+        check_scalar(self.params["k"], "k", int, min_val=1)
+        if "metric" in self.params:
+            check_choice(self.params["metric"], "metric", _METRICS)
 
     def _min_samples(self) -> int:
         return int(self.params["k"]) + 1
@@ -146,9 +144,7 @@ class RidgeR2(Measure):
     defaults = {"alpha": None, "n_folds": 5, "seed": 0}
 
     def _validate_params(self) -> None:
-        nf = self.params["n_folds"]
-        if isinstance(nf, bool) or not isinstance(nf, (int, np.integer)) or nf < 2:
-            raise ValueError(f"n_folds must be an integer >= 2; got {nf!r}")
+        check_scalar(self.params["n_folds"], "n_folds", int, min_val=2)
         self._alphas = _check_alpha(self.params["alpha"])
         self._fold_seed = fold_seed(self.params["seed"])
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_nonconstant
+from .._validation import check_choice, check_nonconstant, check_scalar
 from ..registry import Comparison, Measure, register
 from .neighbors import _check_alpha, fold_seed
 
@@ -65,13 +65,9 @@ class _Predictivity(Measure):
 
     def _validate_params(self) -> None:
         p = self.params
-        nf = p["n_folds"]
-        if isinstance(nf, bool) or not isinstance(nf, (int, np.integer)) or nf < 2:
-            raise ValueError(f"n_folds must be an integer >= 2; got {nf!r}")
-        if p["direction"] not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {list(DIRECTIONS)}; got {p['direction']!r}")
-        if p["score"] not in SCORES:
-            raise ValueError(f"score must be one of {list(SCORES)}; got {p['score']!r}")
+        check_scalar(p["n_folds"], "n_folds", int, min_val=2)
+        check_choice(p["direction"], "direction", DIRECTIONS)
+        check_choice(p["score"], "score", SCORES)
         self._fold_seed = fold_seed(p["seed"])
 
     def _min_samples(self) -> int:
@@ -179,9 +175,7 @@ class PLSPredictivity(_Predictivity):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        c = self.params["n_components"]
-        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 1:
-            raise ValueError(f"n_components must be a positive integer; got {c!r}")
+        check_scalar(self.params["n_components"], "n_components", int, min_val=1)
 
     def _fit_predict(self, X, Y, X_test):
         rank = np.linalg.matrix_rank(X - X.mean(axis=0))

@@ -38,7 +38,7 @@ from scipy import linalg
 from scipy.spatial.distance import pdist
 from scipy.spatial.distance import squareform as _sp_squareform
 
-from .._validation import check_finite, to_numpy
+from .._validation import check_choice, check_finite, to_numpy
 
 RDM_METHODS = ("euclidean", "sqeuclidean", "correlation", "cosine", "mahalanobis", "crossnobis",
                "poisson", "gaussian")
@@ -100,7 +100,7 @@ def rdm(
         Dissimilarities in the units of the data (squared units for the squared methods,
         dimensionless for correlation/cosine/gaussian, rate units for poisson).
     """
-    _check_choice(method, RDM_METHODS, "method")
+    check_choice(method, "method", RDM_METHODS)
     if per_channel and method not in PER_CHANNEL_METHODS:
         raise ValueError(
             f"per_channel=True applies to the channel-summed methods {PER_CHANNEL_METHODS}; got method={method!r}"
@@ -283,7 +283,7 @@ def noise_covariance(X: Any, conditions: Any, method: str = "shrinkage_diag") ->
 
 def _estimate_noise_cov(data: np.ndarray, cond: np.ndarray, method: str) -> np.ndarray:
     method = _NOISE_ALIASES.get(method, method)
-    _check_choice(method, NOISE_METHODS, "noise")
+    check_choice(method, "noise", NOISE_METHODS)
     n_cond = int(cond.max()) + 1
     R = data - _condition_means(data, cond)[cond]
     dof = R.shape[0] - n_cond
@@ -380,11 +380,3 @@ def _n_conditions(m: int, name: str, minimum: int = 3) -> int:
     if n < minimum:
         raise ValueError(f"{name} is an RDM of {n} conditions; at least {minimum} are needed")
     return n
-
-
-
-def _check_choice(value, options, name: str) -> None:
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {list(options)}; got {value!r}")
-
-

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_choice, check_scalar
 from ..registry import Measure, register
 from .rdm import (  # noqa: F401  (public names of RSA)
     NOISE_METHODS,
     PER_CHANNEL_METHODS,
     RDM_METHODS,
     SQUARED_METHODS,
-    _check_choice,
     noise_covariance,
     rdm,
     squareform,
@@ -55,11 +55,9 @@ class _RSABase(Measure):
 
     def _validate_params(self) -> None:
         p = self.params
-        _check_choice(p["rdm"], RDM_METHODS, "rdm")
-        _check_choice(p["compare"], self.comparators, "compare")
-        P = p["n_partitions"]
-        if P is not None and (isinstance(P, bool) or not (isinstance(P, (int, np.integer)) and P >= 1)):
-            raise ValueError(f"n_partitions must be a positive int or None; got {P!r}")
+        check_choice(p["rdm"], "rdm", RDM_METHODS)
+        check_choice(p["compare"], "compare", self.comparators)
+        P = check_scalar(p["n_partitions"], "n_partitions", int, min_val=1, allow_none=True)
         if p["rdm"] == "crossnobis" and (P is None or P < 2):
             raise ValueError("rdm='crossnobis' needs n_partitions >= 2 (repeated measurements)")
         if p["noise"] is not None and p["rdm"] not in ("mahalanobis", "crossnobis"):

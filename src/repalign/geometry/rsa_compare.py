@@ -42,9 +42,9 @@ from scipy import stats
 from scipy.spatial.distance import cdist
 from scipy.spatial.distance import squareform as _sp_squareform
 
-from .._validation import check_finite, to_numpy
+from .._validation import check_choice, check_finite, to_numpy
 from ._blocks import blockwise_cross, nuclear_norms
-from .rdm import _check_choice, _condensed, _n_conditions, squareform
+from .rdm import _condensed, _n_conditions, squareform
 
 COMPARATORS = ("cosine", "pearson", "spearman", "rho_a", "cosine_cov", "corr_cov", "kendall_tau_b", "tau_a",
                "bures")
@@ -75,7 +75,7 @@ def compare_rdms(a: Any, b: Any, method: str = "spearman") -> float:
     ``method`` is one of ``COMPARATORS`` or ``DISTANCE_COMPARATORS`` (see the module
     docstring); needs ``n >= 3``.
     """
-    _check_choice(method, COMPARATORS + DISTANCE_COMPARATORS, "method")
+    check_choice(method, "method", COMPARATORS + DISTANCE_COMPARATORS)
     va, vb = _as_condensed(a, "a"), _as_condensed(b, "b")
     if va.size != vb.size:
         raise ValueError(

@@ -67,7 +67,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .._validation import check_nonconstant
+from .._validation import check_choice, check_nonconstant, check_scalar
 from ._blocks import blockwise_cross, nuclear_norms
 from ..registry import Measure, register
 
@@ -172,19 +172,11 @@ class _ShapeBase(Measure):
     def _validate_params(self) -> None:
         p = self.params
         if "alpha" in p:
-            alpha = p["alpha"]
-            if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)):
-                raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}")
-            if not 0.0 <= float(alpha) <= 1.0:
-                raise ValueError(f"alpha must be in [0, 1]; got {alpha!r}")
-        if "score" in p and p["score"] not in _SCORES:
-            raise ValueError(f"score must be 'angular' or 'euclidean'; got {p['score']!r}")
+            check_scalar(p["alpha"], "alpha", float, min_val=0.0, max_val=1.0)
+        if "score" in p:
+            check_choice(p["score"], "score", _SCORES)
         if "ridge" in p:
-            ridge = p["ridge"]
-            if isinstance(ridge, bool) or not (
-                isinstance(ridge, (int, float, np.floating)) and np.isfinite(ridge) and ridge >= 0
-            ):
-                raise ValueError(f"ridge must be a finite number >= 0; got {ridge!r}")
+            check_scalar(p["ridge"], "ridge", float, min_val=0.0)
 
     def _prepare(self, X: np.ndarray) -> _ShapeState:
         Xc = X - X.mean(axis=0)
@@ -406,8 +398,7 @@ class PermutationProcrustes(Measure):
     defaults = {"score": "angular"}
 
     def _validate_params(self) -> None:
-        if self.params["score"] not in _SCORES:
-            raise ValueError(f"score must be 'angular' or 'euclidean'; got {self.params['score']!r}")
+        check_choice(self.params["score"], "score", _SCORES)
 
     def _prepare(self, X: np.ndarray) -> _CentredState:
         Xc = X - X.mean(axis=0)
