@@ -50,7 +50,7 @@ The Procrustes family (alpha = 1, centred, no whitening): ``"procrustes"`` (the 
 ``"procrustes_euclidean"`` (the residual), ``"procrustes_sq_euclidean"`` (its square),
 ``"procrustes_normalized"`` (the residual of the norm-normalised systems, the chord
 ``sqrt(2 - 2 nbs)``), ``"nbs"`` (normalised Bures similarity, the cosine of the angle) and
-``"aligned_cosine"`` (mean per-sample cosine after the rotation).
+``"aligned_cosine"`` (mean per-sample cosine after the rotation; uncentred, as ReSi).
 
 ``"permutation_procrustes"``: centred systems, best one-to-one matching of units (Hungarian
 algorithm on X_c^T Y_c, zero-padding for different widths), no whitening, same two scores.
@@ -308,8 +308,8 @@ class ProcrustesSqEuclidean(_ShapeBase):
 class ProcrustesNormalized(_ShapeBase):
     """Normalised Euclidean Procrustes distance min_Q ||X_c/||X_c|| - Y_c/||Y_c|| Q||_F, in [0, sqrt 2].
 
-    The chord between the normalised systems: ``sqrt(2 - 2 nbs) = 2 sin(procrustes / 2)``; its
-    square is ReSi's "orthogonal Procrustes" on centred, norm-normalised representations.
+    The chord between the normalised systems: ``sqrt(2 - 2 nbs) = 2 sin(procrustes / 2)``, ReSi's
+    ``OrthogonalProcrustesCenteredAndNormalized``; its square is Ding et al. (2021)'s "procrustes".
     """
 
     name = "procrustes_normalized"
@@ -321,32 +321,31 @@ class ProcrustesNormalized(_ShapeBase):
 
 @register
 class AlignedCosine(Measure):
-    """Aligned cosine similarity: mean over samples of cos(x_i Q, y_i) after the Procrustes rotation Q.
+    """Aligned cosine similarity: mean over samples of cos(x_i Q, y_i) after the best rotation Q of X onto Y.
 
-    Both systems are centred (and the narrower zero-padded to the wider one's width), ``Q`` is
-    the orthogonal map minimising ``||X_c Q - Y_c||_F`` (``Q = U V^T`` for ``X_c^T Y_c = U S
-    V^T``), and the score is ``mean_i <x_i Q, y_i> / (||x_i|| ||y_i||)`` in [-1, 1] (Hamilton
-    et al. 2016's aligned cosine, ReSi's ``AlignedCosineSimilarity``, here on centred data).
-    Symmetric: aligning Y to X by Q^T gives the same cosines. Where ``X_c^T Y_c`` is rank
+    As ReSi's ``AlignedCosineSimilarity`` (Hamilton et al. 2016), on the raw, *uncentred*
+    systems (the narrower zero-padded to the wider one's width): ``Q`` is the orthogonal map
+    minimising ``||X Q - Y||_F`` (``Q = U V^T`` for ``X^T Y = U S V^T``), and the score is
+    ``mean_i <x_i Q, y_i> / (||x_i|| ||y_i||)`` in [-1, 1]. Symmetric: aligning Y to X by Q^T
+    gives the same cosines. Invariant to orthogonal maps, isotropic scaling and permutations,
+    not to translation (the cosines are taken about the origin). Where ``X^T Y`` is rank
     deficient, Q is not unique on the null directions; numpy's SVD fixes one choice.
-    A sample at the mean (a zero centred row) has no direction: ValueError.
+    A zero sample has no direction: ValueError.
     """
 
     name = "aligned_cosine"
     kind = "similarity"
     range = (-1.0, 1.0)
-    invariances = frozenset({"translation", "orthogonal", "permutation", "isotropic_scaling"})
+    invariances = frozenset({"orthogonal", "permutation", "isotropic_scaling"})
     is_metric = False
     matched_samples = True
     defaults = {}
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
-        Xc = X - X.mean(axis=0)
-        check_nonconstant(Xc, "X", "aligned cosine")
-        norms = np.linalg.norm(Xc, axis=1)
-        if np.any(norms <= 1e-12 * norms.max()):
-            raise ValueError(f"X has sample {int(np.argmin(norms))} at its mean, where the cosine is undefined")
-        return Xc
+        norms = np.linalg.norm(X, axis=1)
+        if np.any(norms <= 1e-12 * norms.max()) or norms.max() == 0:
+            raise ValueError(f"X has a zero sample (row {int(np.argmin(norms))}), whose cosine is undefined")
+        return X
 
     def _permute_state(self, state: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return state[rows]
