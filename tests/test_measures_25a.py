@@ -396,3 +396,17 @@ def test_new_measures_in_the_engine_and_the_report_card(tmp_path):
     for name in ("nbs", "procrustes_normalized"):
         r = run_case("deformation", name, quick=True, seed=0)
         assert r.passed in (True, False) and np.isfinite(r.score)
+
+
+def test_permuted_states_equal_re_prepared_systems():
+    """The permutation null's shortcut (permuting a prepared state) for the new state types."""
+    rng = np.random.default_rng(19)
+    X, Y, rows = rng.standard_normal((11, 4)), rng.standard_normal((11, 6)), rng.permutation(11)
+    cases = [("nbs", {}), ("procrustes_normalized", {}), ("aligned_cosine", {}),
+             ("cka", {"kernel": "laplace"}), ("cka", {"debiased": "lange"}), ("cka", {"kernel": "rbf", "debiased": "lange"}),
+             ("rsa", {"compare": "bures"}), ("rsa_distance", {}), ("rsa_distance", {"compare": "bures_metric"})]
+    for name, params in cases:
+        m = repalign.get_measure(name, **params)
+        px, py = m.prepare(X), m.prepare(Y)
+        permuted = repalign.Prepared(m._permute_state(py.state, rows), py.n_samples, py.n_features, py.measure_key)
+        assert m.compare(px, permuted) == pytest.approx(m.compare(px, m.prepare(Y[rows])), abs=1e-12), (name, params)
