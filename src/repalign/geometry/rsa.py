@@ -38,6 +38,11 @@ from .rsa_compare import (  # noqa: F401
 )
 
 
+__all__ = ["RDM_METHODS", "SQUARED_METHODS", "PER_CHANNEL_METHODS", "NOISE_METHODS", "COMPARATORS",
+           "DISTANCE_COMPARATORS", "DOT_COMPARATORS", "BURES_COMPARATORS", "rdm", "squareform",
+           "noise_covariance", "compare_rdms", "prepare_rdm", "RSA", "RSADistance"]
+
+
 class _RSABase(Measure):
     """Shared parameters and steps of the RSA measures: an RDM per system, then a comparator.
 
