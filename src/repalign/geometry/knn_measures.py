@@ -173,7 +173,7 @@ class CKNNA(_CosineKNN):
         order = np.argsort(keys)
         hsic = _masked_hsic(n, keys[order], sims.ravel()[order], sims.ravel()[order])
         if not hsic > 0:
-            raise ValueError("X: the unbiased HSIC of X's k-NN kernel with itself is not positive; CKNNA is undefined")
+            raise ValueError("X has a k-NN kernel whose unbiased HSIC with itself is not positive; CKNNA is undefined")
         return hsic
 
     def _compare(self, a: _CosineKNNState, b: _CosineKNNState) -> float:

@@ -239,7 +239,7 @@ def _gaussian_rdm(M: np.ndarray, sigma: float | None) -> np.ndarray:
     sq = pdist(M, "sqeuclidean")
     sigma2 = float(np.median(sq)) if sigma is None else float(sigma) ** 2
     if sigma2 <= 0:
-        raise ValueError("X: more than half of the conditions' patterns coincide; the gaussian RDM's width is 0")
+        raise ValueError("X has more than half of its conditions' patterns coinciding; the gaussian RDM's width is 0")
     return -np.expm1(-sq / (2.0 * sigma2))
 
 
