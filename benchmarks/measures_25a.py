@@ -40,8 +40,8 @@ def systems(n_sys: int, n: int, p: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def timing_table(S: list[np.ndarray], loop_pairs: int) -> None:
-    print(f"\n1. pairwise over {len(S)} systems of {S[0].shape[0]} x {S[0].shape[1]}")
-    print("| measure | params | pairwise s | per-pair loop s (scaled) | loop / pairwise | max |diff| |")
+    print(f"\n1. pairwise over {len(S)} systems of {S[0].shape[0]} x {S[0].shape[1]}\n")
+    print("| measure | params | pairwise s | per-pair loop s (scaled) | loop / pairwise | max abs diff |")
     print("|---|---|---:|---:|---:|---:|")
     pairs = list(itertools.product(range(len(S)), repeat=2))[:loop_pairs]
     for name, params in MEASURES:
@@ -67,8 +67,8 @@ def reference_table(X: np.ndarray, Y: np.ndarray) -> None:
 
     from repalign.geometry import rsa
 
-    print(f"\n2. agreement with independent implementations on one pair ({X.shape[0]} x {X.shape[1]})")
-    print("| repalign | reference | |difference| |")
+    print(f"\n2. agreement with independent implementations on one pair ({X.shape[0]} x {X.shape[1]})\n")
+    print("| repalign | reference | abs difference |")
     print("|---|---|---:|")
     folds = KFold(5, shuffle=True, random_state=0)
     ref = r2_score(Y, cross_val_predict(LinearRegression(), X, Y, cv=folds), multioutput="variance_weighted")
@@ -104,7 +104,7 @@ def reference_table(X: np.ndarray, Y: np.ndarray) -> None:
 
 
 def bias_table(reps: int) -> None:
-    print(f"\n3. linear CKA between independent Gaussian systems (mean of {reps} draws; truth 0)")
+    print(f"\n3. linear CKA between independent Gaussian systems (mean of {reps} draws; truth 0)\n")
     print("| n | p | biased (Gretton) | debiased='lange' | debiased=True (Song) |")
     print("|---:|---:|---:|---:|---:|")
     for n, p in [(20, 300), (50, 300), (100, 1000), (200, 100), (30, 10)]:
