@@ -45,6 +45,14 @@ def _shared_edges(a: np.ndarray, b: np.ndarray):
     return np.intersect1d(keys_a, keys_b, assume_unique=True, return_indices=True)
 
 
+def _row_dots(U: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """out[i, j] = <U[i], U[idx[i, j]]>, (n, m), one column at a time (never an (n, m, p) array)."""
+    out = np.empty(idx.shape)
+    for j in range(idx.shape[1]):
+        out[:, j] = np.einsum("ip,ip->i", U, U[idx[:, j]])
+    return out
+
+
 def _unit_rows(X: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(X, axis=1)
     if np.any(norms == 0):
@@ -107,7 +115,7 @@ class _CosineKNN(MutualKNN):
     def _prepare(self, X: np.ndarray) -> _CosineKNNState:
         U = _unit_rows(X)
         idx = knn_indices(U, int(self.params["k"]), "cosine")
-        sims = np.einsum("ip,ikp->ik", U, U[idx])
+        sims = _row_dots(U, idx)
         return _CosineKNNState(U, idx, sims, self._self_term(idx, sims))
 
     def _self_term(self, idx: np.ndarray, sims: np.ndarray) -> float:
@@ -130,8 +138,8 @@ class SecondOrderCosine(_CosineKNN):
         union = np.sort(np.concatenate([a.idx, b.idx], axis=1), axis=1)
         first = np.ones(union.shape, dtype=bool)
         first[:, 1:] = union[:, 1:] != union[:, :-1]  # each neighbour once
-        sx = np.einsum("ip,ikp->ik", a.U, a.U[union]) * first
-        sy = np.einsum("ip,ikp->ik", b.U, b.U[union]) * first
+        sx = _row_dots(a.U, union) * first
+        sy = _row_dots(b.U, union) * first
         num = np.einsum("ik,ik->i", sx, sy)
         den = np.sqrt(np.einsum("ik,ik->i", sx, sx) * np.einsum("ik,ik->i", sy, sy))
         per_sample = np.divide(num, den, out=np.zeros(n), where=den > 0)
