@@ -256,6 +256,15 @@ def test_laplace_kernel_and_lange_estimator_dense_references():
     assert repalign.compare(X, Y, "cka", kernel="laplace") == pytest.approx(biased_cka(K, L), abs=1e-12)
     assert repalign.compare(X, Y, "cka", kernel="laplace", debiased="lange") == pytest.approx(lange_cka(K, L), abs=1e-12)
     assert repalign.compare(X, Y, "cka", debiased="lange") == pytest.approx(lange_cka(X @ X.T, Y @ Y.T), abs=1e-12)
+    # repsim's AngularCKA.unb: the angle of Lange's estimator (a metric: an angle between vectors)
+    assert repalign.compare(X, Y, "cka_angular", debiased="lange") == pytest.approx(
+        np.arccos(lange_cka(X @ X.T, Y @ Y.T)), abs=1e-12)
+    with pytest.raises(ValueError, match="debiased must be one of False, 'lange'"):
+        repalign.get_measure("cka_angular", debiased=True)
+    trio = [X, Y, X**2 + Y[:, :1]]
+    D = repalign.pairwise(trio, "cka_angular", debiased="lange")
+    for i, j, k in [(0, 1, 2), (1, 2, 0), (2, 0, 1)]:
+        assert D[i, k] <= D[i, j] + D[j, k] + 1e-12
     # in one dimension the L2 norm is sklearn's L1 laplacian kernel
     x, y = X[:, :1], Y[:, :1]
     ref = biased_cka(laplacian_kernel(x, gamma=1 / 0.7), laplacian_kernel(y, gamma=1 / 0.7))

@@ -111,12 +111,11 @@ class CKA(Measure):
         check_choice(p["kernel"], "kernel", KERNELS)
         check_scalar(p["threshold"], "threshold", float, min_val=0, include_boundaries="neither")
         check_scalar(p["sigma"], "sigma", float, min_val=0, include_boundaries="neither", allow_none=True)
-        if "debiased" in p:
-            check_choice(p["debiased"], "debiased", (False, True, "lange"))
+        check_choice(p["debiased"], "debiased", (False, True, "lange"))
 
     def _estimator(self) -> str:
         """'gretton' (biased), 'song' (unbiased) or 'lange' (see the module docstring)."""
-        d = self.params.get("debiased", False)  # AngularCKA has no such parameter: always biased
+        d = self.params["debiased"]
         if isinstance(d, str):
             return d
         return "song" if d else "gretton"
@@ -338,13 +337,23 @@ def _blocked_gram_cross(Xa: list, Xb: list, symmetric: bool, max_bytes: int = 2*
 
 @register
 class AngularCKA(CKA):
-    """arccos(CKA): angle between centred normalised Gram matrices (radians), a metric."""
+    """arccos(CKA): angle between centred normalised Gram matrices (radians), a metric.
+
+    ``debiased`` is False (Gretton's estimator: the angle is in [0, pi/2]) or 'lange' (Lange et
+    al. 2023's AngularCKA: the angle between the centred Grams with their diagonals removed, an
+    inner product, so still a metric; in [0, pi] since that CKA can be negative). Song's
+    unbiased estimator is not offered here.
+    """
 
     name = "cka_angular"
     kind = "distance"
-    range = (0.0, np.pi / 2)
+    range = (0.0, np.pi)
     is_metric = True
-    defaults = {"kernel": "linear", "threshold": 0.5, "sigma": None}
+    defaults = {"kernel": "linear", "debiased": False, "threshold": 0.5, "sigma": None}
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_choice(self.params["debiased"], "debiased", (False, "lange"))
 
     def _compare(self, a, b) -> float:
         return float(np.arccos(np.clip(super()._compare(a, b), -1.0, 1.0)))
