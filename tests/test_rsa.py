@@ -393,7 +393,7 @@ def test_validation_errors():
     with pytest.raises(ValueError, match="compare must be one of"):
         get_measure("rsa", compare="kendall")
     with pytest.raises(ValueError, match="rdm must be one of"):
-        get_measure("rsa", rdm="poisson")
+        get_measure("rsa", rdm="manhattan")
     with pytest.raises(ValueError, match="per_channel"):
         rsa.rdm(X, "euclidean", per_channel=True)
     with pytest.raises(ValueError, match="noise is only used"):

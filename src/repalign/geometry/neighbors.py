@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._validation import check_nonconstant, check_random_state
+from .._validation import check_choice, check_nonconstant, check_random_state, check_scalar
 from ..registry import Comparison, Measure, register
 
 _METRICS = ("cosine", "euclidean")
@@ -91,10 +91,9 @@ class MutualKNN(Measure):
     defaults = {"k": 10, "metric": "cosine"}
 
     def _validate_params(self) -> None:
-        if isinstance(self.params["k"], bool) or not isinstance(self.params["k"], (int, np.integer)) or self.params["k"] < 1:
-            raise ValueError(f"k must be a positive integer; got {self.params['k']!r}")
-        if self.params["metric"] not in _METRICS:
-            raise ValueError(f"metric must be one of {_METRICS}; got {self.params['metric']!r}")
+        check_scalar(self.params["k"], "k", int, min_val=1)
+        if "metric" in self.params:
+            check_choice(self.params["metric"], "metric", _METRICS)
 
     def _min_samples(self) -> int:
         return int(self.params["k"]) + 1
@@ -145,15 +144,9 @@ class RidgeR2(Measure):
     defaults = {"alpha": None, "n_folds": 5, "seed": 0}
 
     def _validate_params(self) -> None:
-        nf = self.params["n_folds"]
-        if isinstance(nf, bool) or not isinstance(nf, (int, np.integer)) or nf < 2:
-            raise ValueError(f"n_folds must be an integer >= 2; got {nf!r}")
+        check_scalar(self.params["n_folds"], "n_folds", int, min_val=2)
         self._alphas = _check_alpha(self.params["alpha"])
-        rng = check_random_state(self.params["seed"])  # validates the seed
-        if isinstance(self.params["seed"], (int, np.integer)):
-            self._fold_seed = int(self.params["seed"]) % 2**32
-        else:
-            self._fold_seed = int(rng.integers(2**32))
+        self._fold_seed = fold_seed(self.params["seed"])
 
     def _min_samples(self) -> int:
         return int(self.params["n_folds"]) + 2
@@ -191,6 +184,15 @@ class RidgeR2(Measure):
         ss_res = np.sum((Y - pred) ** 2)
         ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2)
         return Comparison(float(1.0 - ss_res / ss_tot), {"alphas": np.array(chosen)})
+
+
+def fold_seed(seed: Any) -> int:
+    """The integer seed of the k-fold split: an int seed itself (mod 2^32), else one draw from the
+    seed's Generator (made once, when the measure is built, so every comparison uses the same folds)."""
+    rng = check_random_state(seed)  # validates the seed
+    if isinstance(seed, (int, np.integer)):
+        return int(seed) % 2**32
+    return int(rng.integers(2**32))
 
 
 def _check_alpha(alpha: Any) -> tuple:
