@@ -12,13 +12,13 @@ and ``transfer.md``.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import transfer as T
+from .._serialize import to_jsonable
+from .transfer import aggregate
 from .transfer_run import EPOCHS, _plain, _slug
 
 __all__ = ["summarise", "write_outputs", "bootstrap_mean", "bootstrap_difference"]
@@ -183,7 +183,7 @@ def summarise(p: Mapping[str, Any], networks: Sequence[Mapping[str, Any]], out_d
 
     out_dir = Path(out_dir)
     rulesets = list(dict.fromkeys(n["ruleset"] for n in networks))
-    agg = {rs: T.aggregate(pad_curves([network_summary(n) for n in networks if n["ruleset"] == rs]))
+    agg = {rs: aggregate(pad_curves([network_summary(n) for n in networks if n["ruleset"] == rs]))
            for rs in rulesets}
     fig_dir = out_dir / "figures"
     figures: dict[str, str] = {}
@@ -202,17 +202,6 @@ def summarise(p: Mapping[str, Any], networks: Sequence[Mapping[str, Any]], out_d
 
 
 # ----------------------------------------------------------------------------- outputs
-def _clean(o: Any) -> Any:
-    if isinstance(o, Mapping):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    o = _plain(o)
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
-
-
 def write_outputs(result: Mapping[str, Any], out_dir: str | Path) -> dict[str, str]:
     """``transfer.json`` (every number) and ``transfer.md`` (the findings in words and tables)."""
     from .transfer_markdown import markdown
@@ -220,6 +209,6 @@ def write_outputs(result: Mapping[str, Any], out_dir: str | Path) -> dict[str, s
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": str(out_dir / "transfer.json"), "md": str(out_dir / "transfer.md")}
-    Path(paths["json"]).write_text(json.dumps(_clean(result), indent=1, allow_nan=False))
+    Path(paths["json"]).write_text(json.dumps(to_jsonable(result, "result"), indent=1, allow_nan=False))
     Path(paths["md"]).write_text(markdown(result))
     return paths

@@ -31,7 +31,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import transfer as T
+from .transfer import aggregate
+from .transfer_analysis import cross_task_variance, epoch_states, rule_geometry
+from .transfer_figures import plot_angle_spectrum, plot_seed_scatter, plot_variance_curves
+from .transfer_nulls import backbone_probe, random_basis_null
 
 DEFAULT_RULESETS = {"go+dlygo": ["fdgo", "delaygo"], "anti+dlygo": ["fdanti", "delaygo"]}
 EPOCHS = {"stimulus": ("stim1", 0), "response": ("go1", 1)}  # epoch name, index of the pretraining task
@@ -175,18 +178,18 @@ def analyse_network(net, tasks, new_task, lay, *, n_components=10, null_draws=10
     n_rules = lay["rule_slots"]
     w_in = net.input_weight().detach().double().numpy()
     rule_start = batches[new_task].rule_start
-    out["rule"] = _plain(T.rule_geometry(w_in[:, rule_start:rule_start + n_rules], list(range(n_rules - 1)), n_rules - 1))
+    out["rule"] = _plain(rule_geometry(w_in[:, rule_start:rule_start + n_rules], list(range(n_rules - 1)), n_rules - 1))
     out["probe"] = _probe(net, new_task, lay, rule_start + n_rules - 1, probe_draws, seed)
     return out
 
 
 def _epoch_analysis(rec_pre, b_pre, rec_new, b_new, epoch, pre_task, k, null_draws, seed) -> dict:
-    pre, i_pre = T.epoch_states(rec_pre.hidden, b_pre, epoch, return_trials=True)
-    new, i_new = T.epoch_states(rec_new.hidden, b_new, epoch, return_trials=True)
-    r = T.cross_task_variance(pre, new, k, direction_matched=True, pre_dirs=b_pre.stim_dirs[i_pre, 0],
+    pre, i_pre = epoch_states(rec_pre.hidden, b_pre, epoch, return_trials=True)
+    new, i_new = epoch_states(rec_new.hidden, b_new, epoch, return_trials=True)
+    r = cross_task_variance(pre, new, k, direction_matched=True, pre_dirs=b_pre.stim_dirs[i_pre, 0],
                               new_dirs=b_new.stim_dirs[i_new, 0])
     K = r["n_components"]
-    nulls = {m: T.random_basis_null(pre, new, K, n_draws=null_draws, seed=np.random.default_rng([seed, j, 11]), method=m).to_dict(False)
+    nulls = {m: random_basis_null(pre, new, K, n_draws=null_draws, seed=np.random.default_rng([seed, j, 11]), method=m).to_dict(False)
              for j, m in enumerate(("uniform", "covariance"))}
     dm = r.pop("direction_matched")
     r["direction_matched"] = {key: dm[key] for key in ("cross", "self", "fraction", "area_ratio")}
@@ -196,9 +199,9 @@ def _epoch_analysis(rec_pre, b_pre, rec_new, b_new, epoch, pre_task, k, null_dra
 
 
 def _modulation_analysis(rec_pre, rec_new, W, epoch, k) -> dict:
-    pre = T.epoch_states(rec_pre.M * W, rec_pre, epoch)
-    new = T.epoch_states(rec_new.M * W, rec_new, epoch)
-    return _plain(T.cross_task_variance(pre, new, k))
+    pre = epoch_states(rec_pre.M * W, rec_pre, epoch)
+    new = epoch_states(rec_new.M * W, rec_new, epoch)
+    return _plain(cross_task_variance(pre, new, k))
 
 
 def _probe(net, new_task, lay, column: int, n_draws: int, seed: int) -> dict:
@@ -222,7 +225,7 @@ def _probe(net, new_task, lay, column: int, n_draws: int, seed: int) -> dict:
             weight[:, column] = trained
         return loss, float(np.mean(task_mod.accuracy(batch, y.double().numpy())))
 
-    res = T.backbone_probe(evaluate, tuple(trained.shape), n_draws, np.random.default_rng([seed, 13]), trained.double().numpy())
+    res = backbone_probe(evaluate, tuple(trained.shape), n_draws, np.random.default_rng([seed, 13]), trained.double().numpy())
     return res.to_dict(False)
 
 
@@ -310,17 +313,17 @@ def _figures(by_ruleset: dict, networks: list, out_dir: Path) -> dict[str, str]:
     for rs, agg in by_ruleset.items():
         for label in EPOCHS:
             p = fig_dir / f"variance_{_slug(rs)}_{label}.png"
-            T.plot_variance_curves(agg[label], path=p, title=f"{rs}: {label} epoch (mean ± s.e.m.)")
+            plot_variance_curves(agg[label], path=p, title=f"{rs}: {label} epoch (mean ± s.e.m.)")
             paths[f"variance/{rs}/{label}"] = str(p)
         p = fig_dir / f"angles_{_slug(rs)}.png"
-        T.plot_angle_spectrum([np.asarray(agg[lab]["angles"]["mean"]) for lab in EPOCHS], labels=list(EPOCHS),
+        plot_angle_spectrum([np.asarray(agg[lab]["angles"]["mean"]) for lab in EPOCHS], labels=list(EPOCHS),
                               path=p, title=f"{rs}: principal angles (mean over seeds)")
         paths[f"angles/{rs}"] = str(p)
     obs = [n["epochs"][lab]["null"]["uniform"]["observed"] for n in networks for lab in EPOCHS]
     null = [n["epochs"][lab]["null"]["covariance"]["null_mean"] for n in networks for lab in EPOCHS]
     labels = [f"{n['ruleset']} s{n['seed']} {lab[:4]}" for n in networks for lab in EPOCHS]
     p = fig_dir / "basis_vs_null.png"
-    T.plot_seed_scatter(null, obs, labels=labels, xlabel="covariance-null mean fraction",
+    plot_seed_scatter(null, obs, labels=labels, xlabel="covariance-null mean fraction",
                         ylabel="observed fraction in pretraining basis", path=p,
                         title="New-task variance in the pretraining basis")
     paths["basis_vs_null"] = str(p)
@@ -424,7 +427,7 @@ def run_transfer(rulesets: Mapping[str, Sequence[str]] | None = None, new_task: 
             networks.append(res)
             if progress is not None:
                 progress(f"transfer {rs} seed {seed}: stage-2 accuracy {r2.final_accuracy()}")
-    by_ruleset = {rs: T.aggregate([_summary(n) for n in networks if n["ruleset"] == rs]) for rs in rulesets}
+    by_ruleset = {rs: aggregate([_summary(n) for n in networks if n["ruleset"] == rs]) for rs in rulesets}
     figures = _figures(by_ruleset, networks, out_dir)
     return {
         "params": {"rulesets": rulesets, "new_task": new_task, "seeds": list(seeds), "model": model,

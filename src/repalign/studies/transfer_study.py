@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import transfer as T
+from .transfer_analysis import direction_bins, epoch_states, rule_geometry
 from .transfer_run import EPOCHS, _epoch_analysis, _plain, _probe, _slug, pretrain_and_transfer, test_batches
 
 __all__ = ["PRESETS", "study_params", "run_study", "analyse_network", "network_job"]
@@ -68,10 +68,10 @@ def study_params(preset: str = "quick", **overrides: Any) -> dict:
 
 # ----------------------------------------------------------------------------- per network
 def _epoch_samples(rec, batch, epoch: str, n_bins: int) -> dict:
-    states, trials = T.epoch_states(rec.hidden, batch, epoch, return_trials=True)
-    out = {"hidden": states, "bins": T.direction_bins(batch.stim_dirs[trials, 0], n_bins)}
+    states, trials = epoch_states(rec.hidden, batch, epoch, return_trials=True)
+    out = {"hidden": states, "bins": direction_bins(batch.stim_dirs[trials, 0], n_bins)}
     if rec.M is not None:
-        out["M"] = T.epoch_states(rec.M, batch, epoch)  # (samples, n_hidden * n_x)
+        out["M"] = epoch_states(rec.M, batch, epoch)  # (samples, n_hidden * n_x)
     return out
 
 
@@ -120,7 +120,7 @@ def analyse_network(net, tasks: Sequence[str], lay: Mapping[str, Any], p: Mappin
     n_rules = lay["rule_slots"]
     rule_start = batches[new_task].rule_start
     w_in = net.input_weight().detach().double().numpy()
-    out["rule"] = _plain(T.rule_geometry(w_in[:, rule_start:rule_start + n_rules], list(range(n_rules - 1)),
+    out["rule"] = _plain(rule_geometry(w_in[:, rule_start:rule_start + n_rules], list(range(n_rules - 1)),
                                          n_rules - 1))
     from .. import tasks as task_mod
 
