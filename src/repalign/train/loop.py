@@ -25,7 +25,7 @@ from torch import nn
 from . import data
 from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint, write_json
 from .config import TrainConfig, checkpoint_steps, lr_at
-from .curriculum import freeze_except_input, freeze_except_rule_column
+from .freeze import freeze_except_input, freeze_except_rule_column
 
 
 @dataclass
