@@ -14,6 +14,7 @@ input channel j) and ``spec`` (the keyword arguments that rebuild it with :func:
 
 from __future__ import annotations
 
+from .._validation import check_choice, check_scalar
 from .leaky_gru import LeakyGRU
 from .plastic import MultiPlasticNet
 from .rnn import GRUModel, LeakyRNN, LSTMModel, ModelOutput
@@ -29,8 +30,7 @@ def build_model(spec: dict):
         raise ValueError(f"spec must be a dict with a 'type' key, one of {sorted(MODEL_TYPES)}; got {spec!r}")
     kwargs = dict(spec)
     kind = kwargs.pop("type")
-    if kind not in MODEL_TYPES:
-        raise ValueError(f"spec['type'] must be one of {sorted(MODEL_TYPES)}; got {kind!r}")
+    check_choice(kind, "spec['type']", sorted(MODEL_TYPES))
     _check_spec_args(kind, kwargs)
     return MODEL_TYPES[kind](**kwargs)
 
@@ -49,9 +49,8 @@ def _check_spec_args(kind: str, kwargs: dict) -> None:
     if missing:
         raise ValueError(f"model spec of type {kind!r} is missing {missing}")
     for key in ("n_input", "n_hidden", "n_output", "n_modules", "d_model", "n_layers", "d_state", "expand", "d_conv"):
-        v = kwargs.get(key)
-        if key in kwargs and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise ValueError(f"model {key} must be a positive integer; got {v!r}")
+        if key in kwargs:
+            kwargs[key] = check_scalar(kwargs[key], f"model {key}", int, min_val=1)
 
 
 __all__ = ["LeakyRNN", "LeakyGRU", "GRUModel", "LSTMModel", "MultiPlasticNet", "MambaModel", "ModelOutput",

@@ -18,7 +18,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from .._validation import as_seed_sequence
+from .._validation import as_seed_sequence, check_choice, check_scalar
 from ..stats import CalibrationResult, resampled_null
 
 GRAD_FLOOR = 1e-8
@@ -43,15 +43,11 @@ class Config:
 
     def validate(self) -> None:
         for name in ("epochs", "null_draws", "width", "n_blocks", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+            check_scalar(getattr(self, name), name, int, min_val=1)
+        check_scalar(self.seed, "seed", int, min_val=0)
         if not self.lr > 0:
             raise ValueError(f"lr must be positive; got {self.lr!r}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
+        check_choice(self.optimizer, "optimizer", ("adam", "sgd"))
         if not 0 < self.test_size < 1:
             raise ValueError(f"test_size must be in (0, 1); got {self.test_size!r}")
 

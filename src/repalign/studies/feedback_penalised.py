@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._validation import as_seed_sequence
+from .._validation import as_seed_sequence, check_scalar
 from ..stats import CalibrationResult
 from . import dfa
 
@@ -69,8 +69,7 @@ class Config:
                   n_blocks=self.n_blocks, batch_size=self.batch_size, lr=self.lr, test_size=self.test_size).validate()
         if self.n_blocks < 2:
             raise ValueError(f"n_blocks must be >= 2 (deep layers l1..lL); got {self.n_blocks!r}")
-        if not (isinstance(self.penalty, (int, float)) and self.penalty >= 0):
-            raise ValueError(f"penalty must be a non-negative number; got {self.penalty!r}")
+        check_scalar(self.penalty, "penalty", float, min_val=0.0)
 
 
 def feedback_index(layer: int, n_blocks: int) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_finite, to_numpy
+from .._validation import check_finite, check_scalar, to_numpy
 
 # The paper's Mamba figures: mean dissimilarity to master (partial: the range over the five groups).
 PAPER_MAMBA = {
@@ -39,9 +39,7 @@ def reduce_states(hidden: Any, n_components: int | None) -> tuple[np.ndarray, fl
     if X.ndim != 3:
         raise ValueError(f"hidden must have shape (trials, time, units); got {X.shape}")
     check_finite(X, "hidden")
-    if n_components is not None and (isinstance(n_components, bool) or not isinstance(n_components, int)
-                                     or n_components < 1):
-        raise ValueError(f"n_components must be a positive integer or None; got {n_components!r}")
+    check_scalar(n_components, "n_components", int, min_val=1, allow_none=True)
     n, T, p = X.shape
     if n_components is None or n_components >= p:
         return X, 1.0

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import as_system, check_finite, check_nonconstant, to_numpy
+from .._validation import as_system, check_finite, check_nonconstant, check_scalar, to_numpy
 from ..geometry.subspace import cross_variance_explained, participation_ratio, pca_basis, principal_angles
 
 
@@ -50,8 +50,7 @@ def epoch_states(
     check_finite(H, "hidden")
     n_trials, n_time = H.shape[:2]
     H = H.reshape(n_trials, n_time, -1)
-    if not (isinstance(drop_first, (int, float)) and 0.0 <= drop_first < 1.0):
-        raise ValueError(f"drop_first must be a fraction in [0, 1); got {drop_first!r}")
+    check_scalar(drop_first, "drop_first", float, min_val=0.0, max_val=1.0, include_boundaries="left")
     starts, ends = _epoch_bounds(epochs, epoch, n_trials)
     present = np.isfinite(starts) & np.isfinite(ends) & (starts >= 0) & (ends >= 0)
     if np.any(ends[present] > n_time):
@@ -113,8 +112,7 @@ def direction_bins(directions: Any, n_bins: int | None = 8, name: str = "directi
     check_finite(d, name)
     if n_bins is None:
         return np.unique(d, return_inverse=True)[1].astype(int)
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer or None; got {n_bins!r}")
+    check_scalar(n_bins, "n_bins", int, min_val=1, allow_none=True)
     width = 2 * np.pi / n_bins
     return (np.round(np.mod(d, 2 * np.pi) / width).astype(int)) % n_bins
 
@@ -350,9 +348,8 @@ def rule_geometry(W_rule: Any, pre_idx: Sequence[int], new_idx: int) -> dict[str
 
 
 def _check_index(i: Any, n: int, name: str) -> int:
-    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
-        raise ValueError(f"{name} must be a column index of W_rule (0 <= i < {n}); got {i!r}")
-    return int(i) % n
+    return check_scalar(i, f"{name} (a column index of W_rule)", int, min_val=-n, max_val=n,
+                        include_boundaries="left") % n
 
 
 def _check_indices(idx: Any, n: int) -> list[int]:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validation import check_finite, to_numpy
+from .._validation import check_choice, check_finite, check_scalar, to_numpy
 from ..geometry.subspace import pca_basis, projection_fraction
 from ..stats import resampled_null
 from .transfer_analysis import _two_tasks
@@ -67,10 +67,8 @@ def random_basis_null(
     """
     pre, new = _two_tasks(pre_states, new_states)
     p = pre.shape[1]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < p:
-        raise ValueError(f"k must be an integer with 1 <= k < units ({p}); got {k!r}")
-    if method not in BASIS_METHODS:
-        raise ValueError(f"method must be one of {BASIS_METHODS}; got {method!r}")
+    check_scalar(k, "k", int, min_val=1, max_val=p, include_boundaries="left")
+    check_choice(method, "method", BASIS_METHODS)
     basis = pca_basis(pre)
     if basis.shape[1] < k:
         raise ValueError(f"k={k} exceeds the number of nonzero principal components of pre_states ({basis.shape[1]})")
@@ -169,15 +167,13 @@ def backbone_probe(
     if col.shape != shape:
         raise ValueError(f"observed must have rule_shape {shape}; got {col.shape}")
     check_finite(col, "observed")
-    if null not in PROBE_NULLS:
-        raise ValueError(f"null must be one of {PROBE_NULLS}; got {null!r}")
-    if statistic not in ("accuracy", "loss"):
-        raise ValueError(f"statistic must be 'accuracy' or 'loss'; got {statistic!r}")
+    check_choice(null, "null", PROBE_NULLS)
+    check_choice(statistic, "statistic", ("accuracy", "loss"))
     norm = float(np.linalg.norm(col))
     if null == "norm" and norm == 0:
         raise ValueError("observed is an all-zero column; a same-norm null is undefined (use null='init')")
-    if null == "init" and not (isinstance(init_std, (int, float)) and init_std > 0):
-        raise ValueError(f"init_std must be a positive number for null='init'; got {init_std!r}")
+    if null == "init":
+        check_scalar(init_std, "init_std (for null='init')", float, min_val=0.0, include_boundaries="neither")
     loss, acc = _evaluated(evaluate, col.copy())
     draw = _ProbeDraw(evaluate, shape, null, norm if null == "norm" else float(init_std), statistic)
     info = {"loss": loss, "accuracy": acc, "null": null, "norm": norm, "statistic": statistic,

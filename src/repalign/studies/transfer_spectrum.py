@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import check_finite, to_numpy
+from .._validation import check_choice, check_finite, to_numpy
 
 __all__ = ["variance_spectrum", "direction_matched_spectrum", "mean_modulation", "DEFAULT_KS"]
 
@@ -104,8 +104,7 @@ def variance_spectrum(pre_states: Any, new_states: Any, *, max_components: int |
     X, Y = _states(pre_states, "pre_states"), _states(new_states, "new_states")
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"pre_states and new_states must have the same features; got {X.shape[1]} and {Y.shape[1]}")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}")
+    check_choice(solver, "solver", SOLVERS)
     if max_components is not None and (isinstance(max_components, bool) or int(max_components) < 1):
         raise ValueError(f"max_components must be a positive integer or None; got {max_components!r}")
     ks = _check_ks(ks)

@@ -27,6 +27,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._validation import check_choice, check_scalar
+
 from .transfer_analysis import direction_bins, epoch_states, rule_geometry
 from .transfer_run import EPOCHS, _epoch_analysis, _plain, _probe, _slug, pretrain_and_transfer, test_batches
 
@@ -51,18 +53,15 @@ ANALYSIS_KEYS = ("hidden", "n_bins", "ks", "max_mod_components", "probe_fresh", 
 
 def study_params(preset: str = "quick", **overrides: Any) -> dict:
     """The parameters of ``preset`` (see :data:`PRESETS`) with ``overrides`` (None values ignored)."""
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}")
+    check_choice(preset, "preset", sorted(PRESETS))
     p = dict(PRESETS[preset], preset=preset)
     unknown = sorted(set(overrides) - set(p) - {"rulesets"})
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown}; valid: {sorted(p)}")
     p.update({k: v for k, v in overrides.items() if v is not None})
     p.setdefault("rulesets", dict(RULESETS))
-    if p["model"] not in ("mpn", "leaky_rnn", "gru"):
-        raise ValueError(f"model must be 'mpn', 'leaky_rnn' or 'gru'; got {p['model']!r}")
-    if isinstance(p["seeds"], bool) or not isinstance(p["seeds"], (int, np.integer)) or p["seeds"] < 1:
-        raise ValueError(f"seeds must be a positive int (networks per rule set); got {p['seeds']!r}")
+    check_choice(p["model"], "model", ("mpn", "leaky_rnn", "gru"))
+    check_scalar(p["seeds"], "seeds (networks per rule set)", int, min_val=1)
     return p
 
 
@@ -255,10 +254,8 @@ def run_study(out_dir: str | Path, preset: str = "quick", *, backend: str = "pro
     """
     from .transfer_report import summarise, write_outputs
 
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive int; got {workers!r}")
+    check_choice(backend, "backend", BACKENDS)
+    check_scalar(workers, "workers", int, min_val=1)
     t0 = time.perf_counter()
     p = study_params(preset, **overrides)
     out_dir = Path(out_dir)
