@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from .._validation import check_finite, to_numpy
 from ..report.figstyle import save_figure
+from ..tasks import generate as generate_trials
 
 __all__ = ["sanity_figure", "learning_curves_figure", "cross_ruleset_figure", "spectrum_figure",
            "plot_variance_curves", "plot_angle_spectrum", "plot_seed_scatter"]
@@ -57,11 +58,9 @@ def sanity_figure(net, tasks: Sequence[str], lay: Mapping[str, Any], path: str |
     """Outputs (solid) over targets (thick, faded) and inputs, ``trials`` test trials per task."""
     import torch
 
-    from .. import tasks as task_mod
-
     rows = []
     for t in tasks:
-        b = task_mod.generate(t, trials, seed=np.random.default_rng([seed, 5]), layout=lay["layout"],
+        b = generate_trials(t, trials, seed=np.random.default_rng([seed, 5]), layout=lay["layout"],
                               rule_slots=lay["rule_slots"], rule_index=lay["rule_index"], **lay["task_kwargs"])
         with torch.no_grad():
             y = net.eval()(torch.as_tensor(b.inputs, dtype=torch.float32), noise=False).outputs.numpy()

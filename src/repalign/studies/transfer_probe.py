@@ -23,6 +23,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from .._validation import check_scalar
+from ..stats import p_value
+from ..tasks import accuracy as task_accuracy
 
 __all__ = ["kaiming_uniform_column", "reinit_rule_column", "fresh_column_probe", "KAIMING_A"]
 
@@ -91,8 +93,6 @@ def fresh_column_probe(net, batch, column: int, *, n_fresh: int = 10, seed: int 
     """
     import torch
 
-    from .. import tasks as task_mod
-    from ..stats import p_value
     from ..train import task_loss
 
     check_scalar(n_fresh, "n_fresh", int, min_val=1)
@@ -109,7 +109,7 @@ def fresh_column_probe(net, batch, column: int, *, n_fresh: int = 10, seed: int 
             y = net(inputs, noise=False).outputs
             out = float(task_loss(y, targets, mask, "mse"))
             reg = float(sum((p.detach() ** 2).sum() for p in net.parameters() if p.ndim >= 2))
-            acc = float(np.mean(task_mod.accuracy(batch, y.double().numpy())))
+            acc = float(np.mean(task_accuracy(batch, y.double().numpy())))
         return out + l2_weight * reg, out, acc
 
     try:

@@ -25,17 +25,23 @@ the same arguments loads them instead of retraining. ``train_network`` is reused
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..tasks import accuracy as task_accuracy
+from ..tasks import generate as generate_trials
 from .transfer import aggregate
 from .transfer_analysis import cross_task_variance, epoch_states, rule_geometry
 from .transfer_figures import plot_angle_spectrum, plot_seed_scatter, plot_variance_curves
 from .transfer_nulls import backbone_probe, random_basis_null
+from .transfer_probe import reinit_rule_column
 
+# torch (an optional dependency) and what imports it (..models, ..train) are imported inside the
+# functions that build, train or run networks: the analyses work without torch.
 DEFAULT_RULESETS = {"go+dlygo": ["fdgo", "delaygo"], "anti+dlygo": ["fdanti", "delaygo"]}
 EPOCHS = {"stimulus": ("stim1", 0), "response": ("go1", 1)}  # epoch name, index of the pretraining task
 MODELS = ("leaky_rnn", "plastic", "mpn", "gru")  # "mpn" is "plastic" under the model registry's name
@@ -132,8 +138,6 @@ def pretrain_and_transfer(tasks, new_task, seed, out_dir, *, model="leaky_rnn", 
                                  rule_index=lay["rule_index"], **lay["task_kwargs"])
     r1 = train_network(Path(out_dir) / "stage1", s1, net, counters)
     if rule_init == "kaiming":  # overwritten again by stage 2's checkpoint when stage 2 resumes
-        from .transfer_probe import reinit_rule_column
-
         reinit_rule_column(r1.model, s2.rule_column, seed + 2000)
     elif rule_init is not None:
         raise ValueError(f"rule_init must be None or 'kaiming'; got {rule_init!r}")
@@ -144,9 +148,7 @@ def pretrain_and_transfer(tasks, new_task, seed, out_dir, *, model="leaky_rnn", 
 # ----------------------------------------------------------------------------- recordings
 def test_batches(tasks: Sequence[str], lay: Mapping[str, Any]) -> dict:
     """The fixed test grid (``mode="test"``) of every task, in the network's input layout."""
-    from .. import tasks as task_mod
-
-    return {t: task_mod.generate(t, mode="test", layout=lay["layout"], rule_slots=lay["rule_slots"],
+    return {t: generate_trials(t, mode="test", layout=lay["layout"], rule_slots=lay["rule_slots"],
                                  rule_index=lay["rule_index"], **lay["task_kwargs"]) for t in tasks}
 
 
@@ -207,10 +209,9 @@ def _modulation_analysis(rec_pre, rec_new, W, epoch, k) -> dict:
 def _probe(net, new_task, lay, column: int, n_draws: int, seed: int) -> dict:
     import torch
 
-    from .. import tasks as task_mod
     from ..train import task_loss
 
-    batch = task_mod.generate(new_task, 128, seed=np.random.default_rng([seed, 7]), layout=lay["layout"], rule_slots=lay["rule_slots"],
+    batch = generate_trials(new_task, 128, seed=np.random.default_rng([seed, 7]), layout=lay["layout"], rule_slots=lay["rule_slots"],
                               rule_index=lay["rule_index"], **lay["task_kwargs"])
     data = batch.to_torch()
     weight = net.input_weight()
@@ -223,7 +224,7 @@ def _probe(net, new_task, lay, column: int, n_draws: int, seed: int) -> dict:
             y = net(data["inputs"], noise=False).outputs
             loss = float(task_loss(y, data["targets"], data["mask"], "mse"))
             weight[:, column] = trained
-        return loss, float(np.mean(task_mod.accuracy(batch, y.double().numpy())))
+        return loss, float(np.mean(task_accuracy(batch, y.double().numpy())))
 
     res = backbone_probe(evaluate, tuple(trained.shape), n_draws, np.random.default_rng([seed, 13]), trained.double().numpy())
     return res.to_dict(False)
@@ -340,8 +341,6 @@ def _cached_analysis(path: Path, key: dict, compute, counters: dict) -> dict:
     The analysis is a deterministic function of the trained network (its final stage-2
     step identifies the checkpoint) and ``key``'s parameters.
     """
-    import json
-
     key = json.loads(json.dumps(key))
     if path.exists():
         try:

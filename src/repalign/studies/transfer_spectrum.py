@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from sklearn.utils.extmath import randomized_svd
 
 from .._validation import check_choice, check_finite, to_numpy
 
@@ -48,8 +49,6 @@ def _top_components(Xc: np.ndarray, k: int, solver: str, seed: int) -> tuple[np.
     n, p = Xc.shape
     use_random = solver == "randomized" or (solver == "auto" and min(n, p) > 2000 and k < min(n, p) // 2)
     if use_random:
-        from sklearn.utils.extmath import randomized_svd
-
         _, s, Vt = randomized_svd(Xc, n_components=k, n_iter=7, random_state=int(seed))
     elif n < p:  # samples-side Gram: X X^T = U S^2 U^T, V = X^T U / s
         evals, U = np.linalg.eigh(Xc @ Xc.T)
