@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from .._serialize import to_jsonable
 from .compositional import GROUPS, PAPER_TABLE, PARTIAL, SHARE, configurations, model_spec
 
 PAPER_GROUPS = ("untrained", "master_frozen", "pretrain_partial", "pretrain_frozen", "pretrain_unfrozen")
@@ -353,12 +354,11 @@ def analyse(params: dict, out: Path, *, backend: str = "processes", n_jobs: int 
 
 def write_outputs(result: dict, out: Path) -> dict:
     """``compositional.json`` (every number), ``compositional.md`` and the figures."""
-    from ..engine.store import to_jsonable
     from .compositional_report import figures, markdown
 
     out = Path(out)
     result["figures"] = figures(result, out)
-    (out / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
+    (out / "compositional.json").write_text(json.dumps(to_jsonable(result, lenient=True), indent=1, allow_nan=False))
     (out / "compositional.md").write_text(markdown(result))
     return {"json": out / "compositional.json", "md": out / "compositional.md", **result["figures"]}
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._serialize import to_jsonable
 from .._validation import check_finite, check_scalar, to_numpy
 
 # The paper's Mamba figures: mean dissimilarity to master (partial: the range over the five groups).
@@ -273,13 +274,12 @@ def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
         block["rnn_vs_mamba"] = compare_architectures(rnn["to_master"], result["to_master"], seed=0,
                                                       n_boot=params["n_boot"], n_perm=params["n_perm"])
     result["mamba"] = block
-    from ..engine.store import to_jsonable
     from .compositional_report import markdown
     from .mamba_report import mamba_figure, mamba_markdown
 
     # run_study wrote the figures already; JSON and markdown again, with the Mamba table and section
     result.setdefault("figures", {})["mamba"] = str(mamba_figure(result, out))  # a path string, as the others
-    (out / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
+    (out / "compositional.json").write_text(json.dumps(to_jsonable(result, lenient=True), indent=1, allow_nan=False))
     (out / "compositional.md").write_text(markdown(result) + mamba_markdown(result))
     return block
 
@@ -290,7 +290,6 @@ def add_rnn_comparison(mamba_dir, rnn_dir) -> dict:
     import json
     from pathlib import Path
 
-    from ..engine.store import to_jsonable
     from .compositional_report import markdown
     from .mamba_report import mamba_figure, mamba_markdown
 
@@ -306,7 +305,7 @@ def add_rnn_comparison(mamba_dir, rnn_dir) -> dict:
     block["rnn_vs_mamba"] = compare_architectures(rnn["to_master"], result["to_master"], seed=0,
                                                   n_boot=p["n_boot"], n_perm=p["n_perm"])
     result["figures"]["mamba"] = str(mamba_figure(result, mamba_dir))
-    (mamba_dir / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
+    (mamba_dir / "compositional.json").write_text(json.dumps(to_jsonable(result, lenient=True), indent=1, allow_nan=False))
     (mamba_dir / "compositional.md").write_text(markdown(result) + mamba_markdown(result))
     return block
 
