@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._validation import as_seed_sequence, check_scalar
+from .._validation import as_seed_sequence, check_choice, check_scalar
 from ..stats import CalibrationResult
 from . import dfa
 
@@ -89,8 +89,7 @@ def layer_feedback(B: list, n_layers: int) -> list:
 
 def train(method: str, data: dict, cfg: Config, B: list[np.ndarray]):
     """Train one network with ``method`` (see :data:`METHODS`); returns (model, held-out accuracy)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    check_choice(method, "method", METHODS)
     model = make_network(data["x_train"].shape[1], cfg.width, cfg.n_blocks, B[0].shape[0], cfg.seed)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     xt = torch.as_tensor(data["x_train"], dtype=torch.float32)

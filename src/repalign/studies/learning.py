@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 from .. import engine
 from .._serialize import to_jsonable
-from .._validation import as_trials, check_finite
+from .._validation import as_trials, check_choice, check_finite
 from ..engine.figures import mds_embedding
 from ..registry import get_measure
 from ..report.figstyle import save_figure
@@ -356,8 +356,7 @@ def train_learning_groups(transfer: dict, out_dir: str | Path, ruleset: str | No
     p = transfer["params"]
     rulesets = p["rulesets"]
     ruleset = ruleset if ruleset is not None else list(rulesets)[-1]
-    if ruleset not in rulesets:
-        raise ValueError(f"ruleset must be one of {list(rulesets)}; got {ruleset!r}")
+    check_choice(ruleset, "ruleset", list(rulesets))
     tasks, new = list(rulesets[ruleset]), p["new_task"]
     lay = transfer_run.network_layout(tasks, new, p["layout"], p["dt"])
     batch = transfer_run.test_batches([new], lay)[new]

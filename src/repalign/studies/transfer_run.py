@@ -32,6 +32,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._validation import check_choice
 from ..tasks import accuracy as task_accuracy
 from ..tasks import generate as generate_trials
 from .transfer import aggregate
@@ -397,8 +398,7 @@ def run_transfer(rulesets: Mapping[str, Sequence[str]] | None = None, new_task: 
     """
     t0 = time.perf_counter()
     rulesets = dict(rulesets or DEFAULT_RULESETS)
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}; got {model!r}")
+    check_choice(model, "model", MODELS)
     for name, tasks in rulesets.items():
         if len(tasks) != 2:
             raise ValueError(f"rulesets[{name!r}] must name two pretraining tasks; got {tasks!r}")
