@@ -14,7 +14,7 @@ input channel j) and ``spec`` (the keyword arguments that rebuild it with :func:
 
 from __future__ import annotations
 
-from .._validation import check_choice, check_scalar
+from .._validation import check_choice
 from .leaky_gru import LeakyGRU
 from .plastic import MultiPlasticNet
 from .rnn import GRUModel, LeakyRNN, LSTMModel, ModelOutput
@@ -49,8 +49,9 @@ def _check_spec_args(kind: str, kwargs: dict) -> None:
     if missing:
         raise ValueError(f"model spec of type {kind!r} is missing {missing}")
     for key in ("n_input", "n_hidden", "n_output", "n_modules", "d_model", "n_layers", "d_state", "expand", "d_conv"):
-        if key in kwargs:
-            kwargs[key] = check_scalar(kwargs[key], f"model {key}", int, min_val=1)
+        v = kwargs.get(key)
+        if key in kwargs and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"model {key} must be a positive integer; got {v!r}")
 
 
 __all__ = ["LeakyRNN", "LeakyGRU", "GRUModel", "LSTMModel", "MultiPlasticNet", "MambaModel", "ModelOutput",
