@@ -42,15 +42,21 @@ offered); docs/dsa_optimiser.md measures by how much.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .._validation import check_random_state
-from . import vector_fields as vf
+from .vector_fields import vector_field_distance
+from .vector_fields._batched_lbfgs import _lbfgs
+from .vector_fields._geometry import _polar
+from .vector_fields._orthogonal import _finish_search, _scored, _search_starts
+from .vector_fields._problem import (
+    VectorFieldResult, _as_operator, _blas_threads, _check_options, _check_search_params, _effort_search,
+    _unit_operator,
+)
+from .vector_fields._spectral import _decompositions as _eig_decompositions
 
 __all__ = ["amortised_distances", "amortised_pairs", "solve_pairs"]
 
@@ -62,18 +68,10 @@ _N_SCREEN = 8  # two-hop compositions screened per pair (smallest theta_ik + the
 _TRANSFER = {"fast": (1, 5.0), "default": (1, 10.0), "thorough": (2, np.inf)}
 
 
-def _unit(X: Any, name: str) -> np.ndarray:
-    arr = vf._as_operator(X, name)
-    norm = np.linalg.norm(arr)
-    if norm == 0.0:
-        raise ValueError(f"{name} is the zero operator; its unit-norm scaling (and the distance) is undefined")
-    return arr / norm
-
-
 def _decompositions(A: np.ndarray):
     """vector_fields._decompositions, or None where eig fails (the pair's search then retries)."""
     try:
-        return vf._decompositions(A)
+        return _eig_decompositions(A)
     except (np.linalg.LinAlgError, ValueError):
         return None
 
@@ -179,7 +177,7 @@ def _candidates(solved: _Solved, a, b) -> tuple[list, list]:
         C = solved.get(path[0], path[1])[0]
         for u, v in zip(path[1:-1], path[2:]):
             C = C @ solved.get(u, v)[0]
-        out.append(vf._polar(C))
+        out.append(_polar(C))
         kinds.append("tree-path")
     return out, kinds
 
@@ -206,14 +204,14 @@ def _descend_pruned(A, B, starts, n_transferred, stol, max_iter, prune):
     ``_PROBE`` iterations, then the others whose loss is above ``prune`` times the best transferred
     one (and above it by ``_PRUNE_GAP``) stop; the rest descend on to ``stol``."""
     if not np.isfinite(prune) or max_iter <= _PROBE:
-        return vf._lbfgs(A, B, starts, stol, max_iter)
-    C, f, g, it = vf._lbfgs(A, B, starts, stol, _PROBE)
+        return _lbfgs(A, B, starts, stol, max_iter)
+    C, f, g, it = _lbfgs(A, B, starts, stol, _PROBE)
     f_star = f[:n_transferred].min()
     dropped = (f > prune * f_star) & (f > f_star + _PRUNE_GAP)
     dropped[:n_transferred] = False
     live = np.flatnonzero((g > stol) & ~dropped)
     if len(live):
-        C2, f2, g2, it2 = vf._lbfgs(A, B, C[live], stol, max_iter - _PROBE)
+        C2, f2, g2, it2 = _lbfgs(A, B, C[live], stol, max_iter - _PROBE)
         C[live], f[live], g[live], it[live] = C2, f2, g2, it[live] + it2
     return C, f, g, it
 
@@ -227,10 +225,10 @@ def _solve_pair(A, B, dec, lb, solved, p, special, n_restarts, rng, tol, max_ite
     cl = _losses(A, B, np.stack(cands)) if cands else np.zeros(0)
     if len(cl) and cl.min() - lb <= tol:  # certified by a transferred start: no search
         i = int(np.argmin(cl))
-        return vf.VectorFieldResult(float("nan"), float(cl[i]), vf._polar(cands[i]), lb, True, 0, len(cl),
-                                    f"{ckinds[i]}(certified)")
-    found = vf._search_starts(A, B, special, n_restarts, rng, tol, dec)
-    if isinstance(found, vf.VectorFieldResult):
+        return VectorFieldResult(float("nan"), float(cl[i]), _polar(cands[i]), lb, True, 0, len(cl),
+                                 f"{ckinds[i]}(certified)")
+    found = _search_starts(A, B, special, n_restarts, rng, tol, dec)
+    if isinstance(found, VectorFieldResult):
         return found
     starts, kinds, lb_loss = found
     sl = _losses(A, B, starts)
@@ -242,10 +240,10 @@ def _solve_pair(A, B, dec, lb, solved, p, special, n_restarts, rng, tol, max_ite
     picked, pkinds = _distinct([c for c, g in zip(cands, good) if g],
                                [k for k, g in zip(ckinds, good) if g], cl[good], n_transfer)
     if not picked:  # nothing to transfer: the per-pair search
-        return vf._finish_search(A, B, vf._lbfgs(A, B, starts, stol, max_iter), kinds, lb_loss, tol, max_iter)
+        return _finish_search(A, B, _lbfgs(A, B, starts, stol, max_iter), kinds, lb_loss, tol, max_iter)
     descended = _descend_pruned(A, B, np.concatenate([np.stack(picked), starts]), len(picked), stol, max_iter,
                                 prune)
-    return vf._finish_search(A, B, descended, pkinds + kinds, lb_loss, tol, max_iter)
+    return _finish_search(A, B, descended, pkinds + kinds, lb_loss, tol, max_iter)
 
 
 def _revisit(cops, order, solved, found, special, tol, max_iter, screen_tol) -> bool:
@@ -265,8 +263,8 @@ def _revisit(cops, order, solved, found, special, tol, max_iter, screen_tol) -> 
         i = int(np.argmin(cl))
         if cl[i] >= res.loss - 1e-9:
             continue
-        descended = vf._lbfgs(A, B, cands[i][None], max(tol, screen_tol), max_iter)
-        new = vf._finish_search(A, B, descended, ["revisited"], res.lower_bound, tol, max_iter)
+        descended = _lbfgs(A, B, cands[i][None], max(tol, screen_tol), max_iter)
+        new = _finish_search(A, B, descended, ["revisited"], res.lower_bound, tol, max_iter)
         if new.loss < res.loss - 1e-12:
             found[(a, b)] = new
             solved.C[(a, b)], solved.loss[(a, b)] = new.C, new.loss
@@ -290,7 +288,7 @@ def solve_pairs(
     """Amortised search over ``pairs`` (index pairs into ``ops``, unit-norm (n, n) float64
     operators of one size).  Returns {pair: VectorFieldResult} with losses, C (``C ops[b] C^T ~
     ops[a]`` for pair (a, b)) and lower bounds in loss units (score fields nan)."""
-    n_restarts, screen_tol = vf._effort_search(int(n_restarts), effort)
+    n_restarts, screen_tol = _effort_search(int(n_restarts), effort)
     n_transfer, prune = _TRANSFER[effort]
     used = sorted({i for p in pairs for i in p})
     if not used:
@@ -306,8 +304,7 @@ def solve_pairs(
     bounds = {p: _bound(spectra[p[0]], spectra[p[1]]) for p in canon}
     order, n_tree = _tree_order(canon, bounds)
     solved, found = _Solved(), {}
-    small = ops[used[0]].shape[0] <= vf._SINGLE_THREAD_MAX_N
-    with threadpool_limits(limits=1, user_api="blas") if small else nullcontext():
+    with _blas_threads(ops[used[0]].shape[0]):
         decs = {r: _decompositions(A) for r, A in cops.items()}
         for t, (a, b) in enumerate(order):
             dec = None if decs[a] is None or decs[b] is None else (decs[a], decs[b])
@@ -333,13 +330,13 @@ def amortised_pairs(
     by the amortised search (module docstring).  Pairs of operators of one size share their
     solutions; a pair of two sizes (zero-padded) and ``group="GL"`` are searched alone by
     :func:`vector_field_distance`.  ``C`` of pair (a, b) maps ``ops[b]`` onto ``ops[a]``."""
-    vf._check_options(group, score)
-    vf._check_search_params(n_restarts, tol, max_iter, effort)
+    _check_options(group, score)
+    _check_search_params(n_restarts, tol, max_iter, effort)
     used = sorted({i for p in pairs for i in p})
     if used and (used[0] < 0 or used[-1] >= len(ops)):
         raise ValueError(f"pairs must index ops (0 .. {len(ops) - 1}); got indices {used[0]} .. {used[-1]}")
-    raw = {i: vf._as_operator(ops[i], f"ops[{i}]") for i in used}
-    unit = {i: _unit(raw[i], f"ops[{i}]") for i in used}
+    raw = {i: _as_operator(ops[i], f"ops[{i}]") for i in used}
+    unit = {i: _unit_operator(raw[i], f"ops[{i}]") for i in used}
     opts = dict(n_restarts=int(n_restarts), effort=effort, seed=seed, tol=float(tol), max_iter=int(max_iter))
     out: dict = {}
     by_size: dict = {}
@@ -348,10 +345,10 @@ def amortised_pairs(
         if group != "GL" and raw[a].shape == raw[b].shape and raw[a].shape[0] > 1 and a != b:
             by_size.setdefault(raw[a].shape[0], []).append(p)
         else:
-            out[p] = vf.vector_field_distance(raw[a], raw[b], group=group, score=score, **opts)
+            out[p] = vector_field_distance(raw[a], raw[b], group=group, score=score, **opts)
     for size_pairs in by_size.values():
         for p, res in solve_pairs(unit, size_pairs, group=group, **opts).items():
-            out[p] = vf._scored(res, score)
+            out[p] = _scored(res, score)
     return out
 
 
@@ -376,10 +373,10 @@ def amortised_distances(
     res = amortised_pairs(ops, pairs, group=group, score=score, n_restarts=n_restarts, effort=effort,
                           seed=seed, tol=tol, max_iter=max_iter)
     if Bs is None:
-        vf._check_options(group, score)
-        vf._check_search_params(n_restarts, tol, max_iter, effort)
+        _check_options(group, score)
+        _check_search_params(n_restarts, tol, max_iter, effort)
         for i, X in enumerate(As):  # (validated even when N = 1 leaves no pair)
-            _unit(vf._as_operator(X, f"As[{i}]"), f"As[{i}]")
+            _unit_operator(X, f"As[{i}]")
         out = np.zeros((N, N))
         for (a, b), r in res.items():
             out[a, b] = out[b, a] = r.score

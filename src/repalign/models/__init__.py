@@ -14,6 +14,7 @@ input channel j) and ``spec`` (the keyword arguments that rebuild it with :func:
 
 from __future__ import annotations
 
+from .._validation import check_choice
 from .leaky_gru import LeakyGRU
 from .plastic import MultiPlasticNet
 from .rnn import GRUModel, LeakyRNN, LSTMModel, ModelOutput
@@ -29,8 +30,7 @@ def build_model(spec: dict):
         raise ValueError(f"spec must be a dict with a 'type' key, one of {sorted(MODEL_TYPES)}; got {spec!r}")
     kwargs = dict(spec)
     kind = kwargs.pop("type")
-    if kind not in MODEL_TYPES:
-        raise ValueError(f"spec['type'] must be one of {sorted(MODEL_TYPES)}; got {kind!r}")
+    check_choice(kind, "spec['type']", sorted(MODEL_TYPES))
     _check_spec_args(kind, kwargs)
     return MODEL_TYPES[kind](**kwargs)
 

@@ -16,6 +16,7 @@ import math
 import torch
 from torch import nn
 
+from .._validation import check_choice
 from .rnn import ACTIVATIONS, ModelOutput, _Base, _check_inputs, _noise_like, _seeded_readout
 
 
@@ -33,8 +34,7 @@ class LeakyGRU(_Base):
                  activation: str = "softplus", sigma_rec: float = 0.05, sigma_in: float = 0.0,
                  seed: int | None = None):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+        check_choice(activation, "activation", sorted(ACTIVATIONS))
         if not (dt > 0 and tau > 0):
             raise ValueError(f"dt and tau must be > 0; got dt={dt}, tau={tau}")
         self._store_spec(n_input=n_input, n_hidden=n_hidden, n_output=n_output, dt=dt, tau=tau,

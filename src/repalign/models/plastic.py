@@ -22,6 +22,7 @@ import math
 import torch
 from torch import nn
 
+from .._validation import check_choice
 from .rnn import ACTIVATIONS, ModelOutput, _Base, _check_inputs, _noise_like
 
 
@@ -39,8 +40,7 @@ class MultiPlasticNet(_Base):
                  learn_plasticity: bool = True, lam: float = 0.9, eta: float = 0.1, lam_max: float = 0.99,
                  sigma_in: float = 0.0, seed: int | None = None):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+        check_choice(activation, "activation", sorted(ACTIVATIONS))
         if plasticity not in ("scalar", "per_neuron"):
             raise ValueError(f"plasticity must be 'scalar' or 'per_neuron'; got {plasticity!r}")
         if not 0 < lam < lam_max <= 1:

@@ -19,6 +19,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .._validation import check_choice
+
 ACTIVATIONS = {"softplus": nn.functional.softplus, "relu": torch.relu, "tanh": torch.tanh}
 
 
@@ -95,8 +97,7 @@ class LeakyRNN(_Base):
                  activation: str = "softplus", sigma_rec: float = 0.05, sigma_in: float = 0.0,
                  rec_init: str = "randortho", rec_gain: float | None = None, seed: int | None = None):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+        check_choice(activation, "activation", sorted(ACTIVATIONS))
         if not 0 < dt <= tau:
             raise ValueError(f"dt and tau must satisfy 0 < dt <= tau; got dt={dt}, tau={tau}")
         if rec_init not in ("randortho", "diag", "randgauss"):

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._validation import check_scalar
 from .rnn import ModelOutput, _Base, _check_inputs, _noise_like
 
 MAMBAPY_VERSION = "1.2.0"  # the version the tests run against (pyproject's `ssm` extra)
@@ -51,9 +52,7 @@ def _import_mambapy():
 
 
 def _check_pos_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return value
+    return check_scalar(value, name, int, min_val=minimum)
 
 
 class MambaModel(_Base):

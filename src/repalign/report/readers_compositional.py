@@ -1,6 +1,6 @@
 """Report reader of ``repalign study compositional`` (``compositional.json`` and its PNGs).
 
-Registered in :data:`repalign.report.studies.READERS` when that module is imported. Works for
+Registered in :data:`repalign.report.readers.READERS` by :mod:`repalign.report.studies`. Works for
 any ``--model`` (leaky RNN, GRU, or another registered type such as ``mamba``): the model
 name is read from the JSON. The finding says, per measure, how many of the paper's expected
 orderings of the groups' dissimilarity to master are detected (Benjamini-Hochberg adjusted
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .html import Report
-from .studies import _unique, register_reader
+from .readers import unique_data_name
 from .tables import Interval
 
 CAPTIONS = {"heatmaps": "group-by-group dissimilarity, per measure",
@@ -128,9 +128,8 @@ def compositional_section(rep: Report, res: dict, path: Path) -> None:
         fig, data = _locate(recorded, path.parent), _figure_data(res, key)
         if fig is not None and data:
             rep.figure(fig, caption=CAPTIONS.get(key, key), data=data)
-    rep.json(_unique(rep, f"compositional_{res['model']}"), res)
+    rep.json(unique_data_name(rep, f"compositional_{res['model']}"), res)
 
 
-register_reader("compositional", "compositional.json", compositional_section)
 
 __all__ = ["compositional_section", "compositional_finding"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .html import Report
+from .readers import unique_data_name
 from .tables import span
 
 
@@ -67,8 +68,6 @@ def _figure_data(res: dict, suffix: str) -> Any:
 
 def groups_seeds_section(rep: Report, res: dict, path: Path) -> None:
     """Several seeds of the group study (``groups_<G>.json`` with a ``seeds`` key)."""
-    from .studies import _unique
-
     g, per = res["group"], res["per_seed"]
     rep.section(f"Group operation: {g['name']}, {len(per)} seeds", finding=groups_seeds_finding(res),
                 params={**res["config"], "seeds": res["seeds"]})
@@ -95,4 +94,4 @@ def groups_seeds_section(rep: Report, res: dict, path: Path) -> None:
         fig = path.with_name(f"{path.stem}_{suffix}.png")
         if fig.is_file():
             rep.figure(fig, caption=f"{g['name']}: {caption}", data=_figure_data(res, suffix))
-    rep.json(_unique(rep, f"groups_{g['name']}_seeds"), res)
+    rep.json(unique_data_name(rep, f"groups_{g['name']}_seeds"), res)

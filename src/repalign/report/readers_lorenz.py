@@ -1,6 +1,6 @@
 """Report reader of ``repalign study lorenz`` (``lorenz.json`` and its PNGs).
 
-Registered in :data:`repalign.report.studies.READERS` when that module is imported. The
+Registered in :data:`repalign.report.readers.READERS` by :mod:`repalign.report.studies`. The
 finding is the study's own verdict headline followed by the first effect size it rests on:
 every measure's value with its bootstrap interval and, against DSA, the paired difference's
 winner. Tables: the paper's numbers beside repalign's and every effect-size table.
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .html import Report
-from .studies import _unique, register_reader
+from .readers import unique_data_name
 from .tables import Interval
 
 EFFECT_TABLES = ("noise_effects", "motif_effects")
@@ -82,9 +82,8 @@ def lorenz_section(rep: Report, res: dict, path: Path) -> None:
         data = _figure_data(res, key)
         if fig.is_file() and data:
             rep.figure(fig, caption=caption, data=data)
-    rep.json(_unique(rep, "lorenz"), res)
+    rep.json(unique_data_name(rep, "lorenz"), res)
 
 
-register_reader("lorenz", "lorenz.json", lorenz_section)
 
 __all__ = ["lorenz_section", "lorenz_finding"]

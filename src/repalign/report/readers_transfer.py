@@ -1,6 +1,6 @@
 """Report reader of ``repalign study transfer`` (``transfer.json`` and ``figures/``).
 
-Registered in :data:`repalign.report.studies.READERS` when that module is imported. The
+Registered in :data:`repalign.report.readers.READERS` by :mod:`repalign.report.studies`. The
 section's finding counts the headline comparisons whose bootstrap interval over seeds
 (``transfer.json["findings"]``) survives, and quotes the first of them and the new task's
 final accuracy per rule set; the tables show every comparison and the spectra at the
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .html import Report
-from .studies import _unique, register_reader
+from .readers import unique_data_name
 from .tables import Interval, span
 
 SPECTRA = ("variance_spectrum", "modulation_raw", "modulation_weighted")
@@ -133,7 +133,7 @@ def transfer_section(rep: Report, res: dict, path: Path) -> None:
     if skipped:
         rep.text(f"Not embedded ({len(skipped)}; per-network sanity plots or files not found): "
                  + ", ".join(f"`{s}`" for s in skipped[:12]) + (" ..." if len(skipped) > 12 else ""))
-    rep.json(_unique(rep, "transfer"), res)
+    rep.json(unique_data_name(rep, "transfer"), res)
 
 
 def _ms(entry: Any) -> Interval | str:
@@ -142,6 +142,5 @@ def _ms(entry: Any) -> Interval | str:
     return Interval.from_sem(entry["mean"], entry.get("sem"))
 
 
-register_reader("transfer", "transfer.json", transfer_section)
 
 __all__ = ["transfer_section", "transfer_finding"]

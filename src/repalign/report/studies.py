@@ -2,7 +2,8 @@
 
 Nothing is recomputed: each study's saved JSON (and its PNG figures, when present) is read
 back and turned into one report section. Which files are recognised is the registry
-:data:`READERS`; a study adds itself with :func:`register_reader`::
+:data:`~repalign.report.readers.READERS`, filled at the end of this module, in report order,
+with :func:`~repalign.report.readers.register_reader`::
 
     register_reader("lorenz", "lorenz.json", lorenz_section)
 
@@ -17,40 +18,20 @@ The browser test (``tests/test_report_browser.py``) opens a report for every rea
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .html import Report
+from .readers import READERS, StudyReader, register_reader, unique_data_name
+from .readers_compositional import compositional_section
+from .readers_groups import groups_seeds_section
+from .readers_lorenz import lorenz_section
+from .readers_transfer import transfer_section
 
 
-@dataclass(frozen=True)
-class StudyReader:
-    """``name``: the study; ``pattern``: a glob for its JSON file (searched in DIR and its
-    sub-folders); ``build(rep, results, path)``: adds the study's section to ``rep``."""
-
-    name: str
-    pattern: str
-    build: Callable[[Report, dict, Path], None]
-
-
-READERS: list[StudyReader] = []
 
 # the demo's stage folders: study files inside them belong to the demo's report
 DEMO_STAGE_DIRS = ("report_card", "transfer", "learning", "feedback_alignment", "lorenz", "compositional")
-
-
-def register_reader(name: str, pattern: str, build: Callable[[Report, dict, Path], None]) -> StudyReader:
-    """Add (or replace, by ``name``) a study reader; returns it."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string; got {name!r}")
-    if not isinstance(pattern, str) or not pattern.endswith(".json"):
-        raise ValueError(f"pattern must be a glob ending in .json; got {pattern!r}")
-    if not callable(build):
-        raise ValueError(f"build must be callable; got {type(build).__name__}")
-    reader = StudyReader(name, pattern, build)
-    READERS[:] = [r for r in READERS if r.name != name] + [reader]
-    return reader
 
 
 def find_outputs(folder: str | Path) -> list[tuple[StudyReader, Path]]:
@@ -130,17 +111,6 @@ def _seeds(r: dict) -> str:
     return str((r.get("config") or {}).get("seed", "n/a"))
 
 
-def _unique(rep: Report, name: str) -> str:
-    """``name``, or ``name_2``, ``name_3`` ... when an earlier section (e.g. the demo's, or a
-    second run of the same study) already stored data under it."""
-    used = rep.to_dict()["data"]
-    k, out = 1, name
-    while out in used:
-        k += 1
-        out = f"{name}_{k}"
-    return out
-
-
 # ----------------------------------------------------------------------------- feedback alignment
 def feedback_alignment_section(rep: Report, fa: dict, figure: str | Path | None = None) -> None:
     """DFA vs backprop feedback alignment (``feedback_alignment.json``)."""
@@ -178,7 +148,7 @@ def feedback_alignment_section(rep: Report, fa: dict, figure: str | Path | None 
                          | {"null_mean": r["null"].mean if r["null"] else None} for r in rows])
     if "penalised" in fa:
         _penalised_table(rep, fa["penalised"])
-    rep.json(_unique(rep, "feedback_alignment"), fa)
+    rep.json(unique_data_name(rep, "feedback_alignment"), fa)
 
 
 def _deep_layer_finding(d: dict, penalty: Any) -> str:
@@ -210,8 +180,6 @@ def groups_section(rep: Report, res: dict, path: Path) -> None:
     """Group-operation study (``groups_<G>.json``); a multi-seed file (``seeds`` key, written by
     ``repalign study groups --seeds``) goes to :func:`~.readers_groups.groups_seeds_section`."""
     if "seeds" in res and "per_seed" in res:
-        from .readers_groups import groups_seeds_section
-
         return groups_seeds_section(rep, res, path)
     s, g = res["summary"], res["group"]
     gen = s.get("generalisation_step")
@@ -237,7 +205,7 @@ def groups_section(rep: Report, res: dict, path: Path) -> None:
         fig = path.with_name(f"{stem}_{suffix}.png")
         if fig.is_file():
             rep.figure(fig, caption=f"{g['name']}: {caption}", data=_groups_series(res, suffix))
-    rep.json(_unique(rep, f"groups_{g['name']}"), res)
+    rep.json(unique_data_name(rep, f"groups_{g['name']}"), res)
 
 
 def _groups_series(res: dict, suffix: str) -> Any:
@@ -251,6 +219,9 @@ def _groups_series(res: dict, suffix: str) -> Any:
 
 register_reader("feedback_alignment", "feedback_alignment.json", _feedback_reader)
 register_reader("groups", "groups_*.json", groups_section)
+# studies whose readers live in their own modules
+register_reader("compositional", "compositional.json", compositional_section)
+register_reader("lorenz", "lorenz.json", lorenz_section)
+register_reader("transfer", "transfer.json", transfer_section)
 
-# studies whose readers live in their own modules (they register themselves on import)
-from . import readers_compositional, readers_lorenz, readers_transfer  # noqa: E402,F401
+__all__ = ["READERS", "StudyReader", "register_reader", "find_outputs", "build_report", "feedback_alignment_section"]

@@ -20,24 +20,58 @@ import json
 import time
 import zlib
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
+from scipy import stats
 
-from .compositional import GROUPS, PAPER_TABLE, PARTIAL, SHARE, configurations, model_spec
+from .. import engine
+from .._serialize import to_jsonable
+from .._validation import check_finite, check_scalar, to_numpy
+from ..registry import get_measure
+from ..stats import compare_groups, group_summary, permutation_anova
+from ..tasks import generate
+from .compositional_report import figures, markdown
+from .compositional_setup import (
+    GROUPS, PAPER_GROUPS, PAPER_TABLE, PARTIAL, SHARE, configurations, model_spec,
+)
+from .learning import match_fractions
 
-PAPER_GROUPS = ("untrained", "master_frozen", "pretrain_partial", "pretrain_frozen", "pretrain_unfrozen")
 # (a, b): a is expected further from master than b if the measure tracks what was learned
 EXPECTED = (("untrained", "master_frozen"), ("untrained", "pretrain_partial"), ("untrained", "pretrain_frozen"),
             ("master_frozen", "pretrain_partial"), ("master_frozen", "pretrain_frozen"),
             ("pretrain_partial", "pretrain_frozen"))
 
 
+def reduce_states(hidden: Any, n_components: int | None) -> tuple[np.ndarray, float]:
+    """Project states onto their top ``n_components`` uncentred principal axes.
+
+    hidden: ``(trials, time, units)``. Returns ``(reduced (trials, time, k), explained)`` where
+    ``explained`` is the share of ``sum(hidden**2)`` kept. The axes are the top eigenvectors of
+    ``X^T X`` for ``X`` the ``(trials * time, units)`` stack, not centred, as DMD does not centre:
+    the projection is the best rank-k approximation of the data DMD would see, and an orthogonal
+    change of the kept axes (the eigenvector signs) leaves DSA unchanged. ``None`` or
+    ``k >= units``: no reduction (``explained = 1``). Memory: ``units^2`` floats besides the copy.
+    """
+    X = to_numpy(hidden, "hidden")
+    if X.ndim != 3:
+        raise ValueError(f"hidden must have shape (trials, time, units); got {X.shape}")
+    check_finite(X, "hidden")
+    check_scalar(n_components, "n_components", int, min_val=1, allow_none=True)
+    n, T, p = X.shape
+    if n_components is None or n_components >= p:
+        return X, 1.0
+    flat = X.reshape(n * T, p)
+    evals, evecs = np.linalg.eigh(flat.T @ flat)
+    top = evecs[:, ::-1][:, :n_components]
+    total = float(evals.clip(min=0).sum())
+    kept = float(evals[::-1][:n_components].clip(min=0).sum())
+    return (flat @ top).reshape(n, T, n_components), kept / total if total > 0 else 1.0
+
+
 # ----------------------------------------------------------------------------- inputs
 def test_batch(params: dict, seed: int | None = None):
     """The seeded test trials of the final task shown to every model (test timings)."""
-    from ..tasks import generate
-
     return generate(params["final_task"], int(params["n_test"]), seed=params["test_seed"] if seed is None else seed,
                     mode="test", dt=params["dt"], timing=params.get("test_timing"))
 
@@ -90,8 +124,6 @@ def _pair_scores(systems: dict, pairs: list[tuple[str, str]], spec: dict, store:
                  n_jobs: int | None) -> tuple[dict, list[dict]]:
     """Dissimilarity of each pair (``1 - score`` for similarities) via the engine's store, and the
     failed pairs (NaN score) with the engine's error message."""
-    from .. import engine, get_measure
-
     engine.sweep(systems, [spec], store, pairs=pairs, backend=backend, n_jobs=n_jobs, progress=False)
     m = get_measure(spec["name"], **spec["params"])
     t = engine.load(store).select(spec["name"], m.params)
@@ -124,8 +156,6 @@ def _recordings(params: dict, runs: Path, pipeline: str) -> tuple[dict, dict]:
             X = states(_load_group_model(params, runs, cfg, g), b, stimulus_window(b, shift))
             geo[name] = X
             if params.get("state_pca"):  # DSA on a PCA of wide states (Mamba's 512-dim SSM state)
-                from .mamba import reduce_states
-
                 X = reduce_states(X, params["state_pca"])[0]
             dyn[name] = X.transpose(1, 0, 2).copy() if pipeline == "paper" else X
     return geo, dyn
@@ -172,8 +202,6 @@ def _pooled(to_master: dict) -> dict:
 def group_statistics(block: dict, params: dict, seed: int = 0) -> dict:
     """Summary (mean, sem, n, bootstrap CI), pairwise tests (t + permutation, BH) over the
     paper's five groups, an omnibus permutation ANOVA and the expected-ordering count."""
-    from ..stats import compare_groups, group_summary, permutation_anova
-
     vals = _pooled(block["to_master"])
     summary = group_summary(vals, n_boot=params["n_boot"], seed=seed)
     five = {g: vals[g] for g in PAPER_GROUPS}
@@ -241,7 +269,6 @@ def over_learning(params: dict, out: Path, *, backend: str = "processes", n_jobs
     """Each trained group against master at matched fractions of training (checkpoint nearest
     each grid point), after a shared z-scored PCA per pair; rows, binned means, regressions."""
     from ..train import load_model
-    from .learning import match_fractions
 
     runs, batch, grid = out / "runs", test_batch(params), [float(g) for g in params["grid"]]
     window = stimulus_window(batch)
@@ -282,8 +309,6 @@ def _binned(rows: list[dict], params: dict, grid: list[float]) -> dict:
 
 
 def _linregress(x, y) -> dict:
-    from scipy import stats
-
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
@@ -353,12 +378,9 @@ def analyse(params: dict, out: Path, *, backend: str = "processes", n_jobs: int 
 
 def write_outputs(result: dict, out: Path) -> dict:
     """``compositional.json`` (every number), ``compositional.md`` and the figures."""
-    from ..engine.store import to_jsonable
-    from .compositional_report import figures, markdown
-
     out = Path(out)
     result["figures"] = figures(result, out)
-    (out / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
+    (out / "compositional.json").write_text(json.dumps(to_jsonable(result, lenient=True), indent=1, allow_nan=False))
     (out / "compositional.md").write_text(markdown(result))
     return {"json": out / "compositional.json", "md": out / "compositional.md", **result["figures"]}
 

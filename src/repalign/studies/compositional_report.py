@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .compositional_setup import PAPER_GROUPS, SHARE
+
 SHORT = {"untrained": "untrained", "master": "master", "master_frozen": "master_frozen",
          "pretrain_frozen": "pre_frozen", "pretrain_unfrozen": "pre_unfrozen",
          "pretrain_basic_frozen": "basic", "pretrain_anti_frozen": "anti", "pretrain_delay_frozen": "delay",
@@ -55,8 +57,6 @@ def figures(result: dict, out: Path) -> dict:
     paths["over_learning"] = _save(fig, out / "compositional_over_learning.png")
 
     rows = ol["rows"]
-    from .compositional import SHARE
-
     last = max(ol["grid"])
     fig, axes = plt.subplots(2, len(measures), figsize=(4.4 * len(measures), 7), squeeze=False)
     for j, m in enumerate(measures):
@@ -82,8 +82,6 @@ def figures(result: dict, out: Path) -> dict:
 
     if "paper_pipeline" in result:
         fig, axes = plt.subplots(1, len(measures), figsize=(4.6 * len(measures), 3.4))
-        from .compositional_analysis import PAPER_GROUPS
-
         for ax, m in zip(np.atleast_1d(axes), measures):
             c = [result["dissimilarity"][m][g]["mean"] for g in PAPER_GROUPS]
             p = [result["paper_pipeline"][m]["dissimilarity"][g]["mean"] for g in PAPER_GROUPS]
@@ -125,8 +123,6 @@ def _p(v) -> str:
 
 def markdown(result: dict) -> str:
     """compositional.md: tables beside the paper's, tests, over-learning regressions, verdicts."""
-    from .compositional_analysis import PAPER_GROUPS
-
     p = result["params"]
     lines = [f"# Compositional learning: {result['model']}, preset {result['preset']}", "",
              f"{len(result['configurations'])} configurations (activations {p['activations']}, hidden {p['hidden']}, "

@@ -40,8 +40,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from . import feedback_alignment as fa
+from .._validation import as_seed_sequence, check_choice, check_scalar
+from ..stats import CalibrationResult
+from . import dfa
 
 SEED_LOW, SEED_HIGH = 0.05, 0.10
 METHODS = ("dfa_penalised", "dfa", "backprop")
@@ -61,12 +65,11 @@ class Config:
     weight_decay: float = 0.0
 
     def validate(self) -> None:
-        fa.Config(epochs=self.epochs, null_draws=self.null_draws, seed=self.seed, width=self.width,
+        dfa.Config(epochs=self.epochs, null_draws=self.null_draws, seed=self.seed, width=self.width,
                   n_blocks=self.n_blocks, batch_size=self.batch_size, lr=self.lr, test_size=self.test_size).validate()
         if self.n_blocks < 2:
             raise ValueError(f"n_blocks must be >= 2 (deep layers l1..lL); got {self.n_blocks!r}")
-        if not (isinstance(self.penalty, (int, float)) and self.penalty >= 0):
-            raise ValueError(f"penalty must be a non-negative number; got {self.penalty!r}")
+        check_scalar(self.penalty, "penalty", float, min_val=0.0)
 
 
 def feedback_index(layer: int, n_blocks: int) -> int:
@@ -76,7 +79,7 @@ def feedback_index(layer: int, n_blocks: int) -> int:
 
 def make_network(n_in: int = 64, width: int = 256, n_blocks: int = 4, n_out: int = 10, seed: int = 0):
     """Residual MLP with an output LayerNorm (torch module; seeded init)."""
-    return fa.make_network(n_in, width, n_blocks, n_out, seed, output_norm=True)
+    return dfa.make_network(n_in, width, n_blocks, n_out, seed, output_norm=True)
 
 
 def layer_feedback(B: list, n_layers: int) -> list:
@@ -86,11 +89,7 @@ def layer_feedback(B: list, n_layers: int) -> list:
 
 def train(method: str, data: dict, cfg: Config, B: list[np.ndarray]):
     """Train one network with ``method`` (see :data:`METHODS`); returns (model, held-out accuracy)."""
-    import torch
-    import torch.nn.functional as F
-
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    check_choice(method, "method", METHODS)
     model = make_network(data["x_train"].shape[1], cfg.width, cfg.n_blocks, B[0].shape[0], cfg.seed)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     xt = torch.as_tensor(data["x_train"], dtype=torch.float32)
@@ -106,20 +105,20 @@ def train(method: str, data: dict, cfg: Config, B: list[np.ndarray]):
             if method == "backprop":
                 loss = F.cross_entropy(model(xt[idx])[0], yt[idx])
             else:
-                loss = fa.dfa_loss(model, xt[idx], yt[idx], per_layer)
+                loss = dfa.dfa_loss(model, xt[idx], yt[idx], per_layer)
                 if method == "dfa_penalised":
                     loss = loss + cfg.penalty / 2 * sum(((model.readout.weight - b) ** 2).sum() for b in Bt) / len(Bt)
             if not torch.isfinite(loss):
                 raise RuntimeError(f"{method} training diverged (non-finite loss); lower lr (now {cfg.lr:g})")
             loss.backward()
             opt.step()
-    return model, fa.evaluate(model, data["x_test"], data["y_test"])
+    return model, dfa.evaluate(model, data["x_test"], data["y_test"])
 
 
 # ---------------------------------------------------------------------- the seed's statistics
 def layer_cosines(e: np.ndarray, grads: list[np.ndarray], B: list[np.ndarray]) -> np.ndarray:
     """Mean cosine per layer (L + 1,) with the seed's feedback indexing."""
-    return np.array([fa.mean_cosine(e, b, g) for b, g in zip(layer_feedback(B, len(grads)), grads)])
+    return np.array([dfa.mean_cosine(e, b, g) for b, g in zip(layer_feedback(B, len(grads)), grads)])
 
 
 def summaries(per_layer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,13 +128,11 @@ def summaries(per_layer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def fresh_null(e: np.ndarray, grads: list[np.ndarray], n_matrices: int, draws: int, seed: Any) -> np.ndarray:
     """(draws, L + 1) per-layer mean cosines, each draw with all ``n_matrices`` B redrawn."""
-    from ..stats._draws import seed_sequence
-
     n_out, width = e.shape[1], grads[0].shape[1]
     out = np.empty((draws, len(grads)))
-    for k, ss in enumerate(seed_sequence(seed).spawn(draws)):
+    for k, ss in enumerate(as_seed_sequence(seed).spawn(draws)):
         rng = np.random.default_rng(ss)
-        out[k] = layer_cosines(e, grads, [fa.draw_feedback(rng, n_out, width) for _ in range(n_matrices)])
+        out[k] = layer_cosines(e, grads, [dfa.draw_feedback(rng, n_out, width) for _ in range(n_matrices)])
     return out
 
 
@@ -150,19 +147,17 @@ def seed_rule(fresh_deep_mean: float) -> str:
 
 def calibrate(model, B: list[np.ndarray], x: np.ndarray, y: np.ndarray, draws: int, seed: Any) -> dict:
     """Per-layer rows, ``layer_mean`` and ``deep_layer_mean`` (each: observed, null mean, sd, p, z, verdict)."""
-    from ..stats import CalibrationResult
-
-    e, grads = fa.true_gradients(model, x, y)
+    e, grads = dfa.true_gradients(model, x, y)
     observed = layer_cosines(e, grads, B)
     null = fresh_null(e, grads, len(B), draws, seed)
-    names = fa.layer_names(len(grads) - 1)
+    names = dfa.layer_names(len(grads) - 1)
 
     def row(obs, nul, label):
         ok = bool(np.isfinite(obs) and np.all(np.isfinite(nul)))
         res = CalibrationResult(float(obs) if ok else None, nul if ok else np.empty(0), "greater",
                                 method="resampled (fresh B, all layers jointly)", info={"statistic": label})
         if not ok:
-            res.undefined = f"no sample with a backprop gradient norm >= {fa.GRAD_FLOOR:g} in some layer"
+            res.undefined = f"no sample with a backprop gradient norm >= {dfa.GRAD_FLOOR:g} in some layer"
         d = res.to_dict(include_null=False)
         d["null_values"] = res.null.tolist()
         return d
@@ -185,8 +180,8 @@ def run_study(cfg: Config | None = None, progress: bool = False) -> dict:
     cfg = cfg or Config()
     cfg.validate()
     t0 = time.perf_counter()
-    data = fa.load_data(cfg.seed, cfg.test_size)
-    B = fa.feedback_matrices(cfg.n_blocks, 10, cfg.width, cfg.seed)
+    data = dfa.load_data(cfg.seed, cfg.test_size)
+    B = dfa.feedback_matrices(cfg.n_blocks, 10, cfg.width, cfg.seed)
     out: dict[str, Any] = {"config": asdict(cfg), "n_eval": int(len(data["y_test"])), "networks": {}}
     for k, method in enumerate(METHODS):
         if progress:
@@ -205,8 +200,8 @@ def summary_table(pen: dict) -> str:
     for method, net in pen["networks"].items():
         for r in net["layers"] + [net["layer_mean"], net["deep_layer_mean"]]:
             label = r.get("layer", r["info"]["statistic"].split(" (")[0])
-            lines.append(f"{method:<14} {label:<16} {fa._num(r['observed']):>8} "
-                         f"{fa._num(r['null_mean']):>9} +- {fa._num(r['null_sd']):<8} {fa._num(r['z'], '.1f'):>6} "
-                         f"{fa._num(r['p_value']):>7}  {r['verdict']}")
+            lines.append(f"{method:<14} {label:<16} {dfa._num(r['observed']):>8} "
+                         f"{dfa._num(r['null_mean']):>9} +- {dfa._num(r['null_sd']):<8} {dfa._num(r['z'], '.1f'):>6} "
+                         f"{dfa._num(r['p_value']):>7}  {r['verdict']}")
         lines.append(f"{method:<14} seed's rule: {net['deep_layer_mean']['seed_rule']}; held-out accuracy {net['test_accuracy']:.3f}")
     return "\n".join(lines)

@@ -44,16 +44,21 @@ The generalisation step is the first checkpoint with test accuracy >= 0.99.
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from .._runtime import available_cpus
+from .._serialize import versions
+from .._validation import check_choice, check_scalar
 from ..groups import Group, Irrep, get_group, real_irreps
+from ..report.figstyle import save_figure
+from ..train.checkpoint import write_json
+from ..train.config import checkpoint_steps as _log_schedule
 
 GENERALISED_ACCURACY = 0.99
 
@@ -78,11 +83,8 @@ class Config:
 
     def validate(self) -> None:
         for name in ("steps", "embed_dim", "hidden", "n_checkpoints"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+            check_scalar(getattr(self, name), name, int, min_val=1)
+        check_scalar(self.seed, "seed", int, min_val=0)
         if not 0 < self.train_fraction < 1:
             raise ValueError(f"train_fraction must be in (0, 1); got {self.train_fraction!r}")
         if not self.lr > 0 or not self.weight_decay >= 0 or not 0 < self.beta2 < 1:
@@ -95,8 +97,7 @@ class Config:
             raise ValueError(f"embed_scale must be positive; got {self.embed_scale!r}")
         if not 0 < self.key_threshold < 1:
             raise ValueError(f"key_threshold must be in (0, 1); got {self.key_threshold!r}")
-        if self.dtype not in ("float64", "float32"):
-            raise ValueError(f"dtype must be 'float64' or 'float32'; got {self.dtype!r}")
+        check_choice(self.dtype, "dtype", ("float64", "float32"))
         get_group(self.group)  # raises ValueError naming the expected form
 
 
@@ -125,13 +126,9 @@ def split_pairs(order: int, train_fraction: float, seed: Any = 0) -> np.ndarray:
 def checkpoint_steps(steps: int, n: int) -> list[int]:
     """Log-spaced checkpoint steps in [0, steps] (``repalign.train``'s schedule with ``n`` points,
     plus 0 and ``steps``)."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps!r}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n (checkpoints) must be an integer >= 2; got {n!r}")
-    from ..train.config import checkpoint_steps as schedule
-
-    return schedule(int(steps), int(n))
+    steps = check_scalar(steps, "steps", int, min_val=1)
+    n = check_scalar(n, "n (checkpoints)", int, min_val=2)
+    return _log_schedule(steps, n)
 
 
 # ---------------------------------------------------------------------- network
@@ -140,8 +137,6 @@ def make_network(order: int, embed_dim: int, hidden: int, seed: int = 0, embed_s
 
     Init: embeddings N(0, embed_scale^2); ``W`` and ``U`` N(0, 1 / fan_in).
     """
-    import torch
-
     class GroupMLP(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -174,8 +169,6 @@ def train(group: Group, cfg: Config, on_checkpoint=None) -> list[dict]:
     ``params`` maps parameter names to float64 numpy copies. ``on_checkpoint(step, params)``
     is called as each is taken.
     """
-    import torch
-
     n = group.order
     a, b = pair_indices(n)
     mask = split_pairs(n, cfg.train_fraction, cfg.seed)
@@ -359,7 +352,7 @@ def run_study(cfg: Config | None = None, progress: bool = False) -> dict:
     }
     return {
         "config": asdict(cfg),
-        "versions": _versions(),
+        "versions": versions(),
         "group": {"name": group.name, "order": group.order, "n_train_pairs": int(mask.sum())},
         "irreps": [
             {"name": r.name, "dim": r.dim, "kind": r.kind, "span_dim": int(element_basis(r).shape[1])} for r in an.irreps
@@ -369,14 +362,6 @@ def run_study(cfg: Config | None = None, progress: bool = False) -> dict:
         "seconds": {"train": t_train, "total": time.perf_counter() - t0},
         "_checkpoints": ckpts,
     }
-
-
-def _versions() -> dict:
-    import torch
-
-    from .. import __version__
-
-    return {"repalign": __version__, "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
 
 
 def summary_table(results: dict) -> str:
@@ -458,8 +443,6 @@ def _mark(ax, gen) -> None:
 
 
 def _save(fig, path: Path) -> Path:
-    from ..report.figstyle import save_figure
-
     fig.tight_layout()
     save_figure(fig, path, dpi=80, tight=False)
     import matplotlib.pyplot as plt
@@ -476,8 +459,6 @@ def save(results: dict, out_dir: str | Path, checkpoints: bool = False) -> dict[
     name = results["group"]["name"]
     body = {k: v for k, v in results.items() if not k.startswith("_")}
     paths = {"json": out_dir / f"groups_{name}.json", "table": out_dir / f"groups_{name}.md"}
-    from ..train.checkpoint import write_json
-
     write_json(paths["json"], body)
     paths["table"].write_text(summary_table(results) + "\n")
     paths.update(plot(results, out_dir))
@@ -490,9 +471,7 @@ def save(results: dict, out_dir: str | Path, checkpoints: bool = False) -> dict[
 
 def set_threads(n: int | None = None) -> int:
     """Limit torch to the CPUs this process may use (or ``n``)."""
-    import torch
-
-    avail = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    avail = available_cpus()
     n = max(1, min(n or avail, avail))
     torch.set_num_threads(n)
     return n

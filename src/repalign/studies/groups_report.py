@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .groups_seeds import PAPER_VALUES as PAPER
+# The paper's printed values (seed 001 notebook, its "mainline-S5" network).
+PAPER_VALUES: dict[str, Any] = {
+    "key_irreps": ["sign", "standard"],
+    "seed_logit_similarity": {"sign": 0.509, "standard": 0.767, "standard_sign": -1.1e-9},
+    "percent_logits_explained": 0.848,
+    "x_embed_fractions": {"sign": 0.0695, "standard": 0.9305, "residual": 0.0},
+    "y_embed_fractions": {"sign": 0.0695, "standard": 0.9305, "residual": 0.0},
+    "unembed_fractions": {"sign": 0.0958, "standard": 0.8446, "residual": 0.0595},
+    "neuron_counts": {"off": 2, "sign": 7, "standard": 119, "standard_sign": 0},
+    "cluster_variance": {"sign": {"x": 0.3333, "y": 0.3333, "xy": 0.3333, "trivial": 2.0e-15},
+                         "standard": {"x": 0.3959, "y": 0.3708, "xy": 0.1131, "trivial": 2.7e-15}},
+    "baseline_loss": 2.38e-6,
+    "excluded": {"sign": {"xy": 9.10e-4, "x": 2.37e-6, "y": 2.37e-6, "trivial": 2.42e-6},
+                 "standard": {"xy": 7.55, "x": 2.21e-6, "y": 2.21e-6, "trivial": 2.42e-6}},
+    "unembed_fraction_explained": {"sign": 0.9994, "standard": 0.9341},
+    "reconstruction_loss": 7.0e-7,
+    "unembed_restricted_loss": 2.08e-6,
+    "unembed_excluded_loss": 4.80,
+}
 
 
 def _no_paper() -> dict:
-    """PAPER's keys with nothing in them (a group other than the paper's S5)."""
-    return {k: ({} if isinstance(v, dict) else ([] if isinstance(v, list) else None)) for k, v in PAPER.items()}
+    """PAPER_VALUES's keys with nothing in them (a group other than the paper's S5)."""
+    return {k: ({} if isinstance(v, dict) else ([] if isinstance(v, list) else None)) for k, v in PAPER_VALUES.items()}
 
 
 def _f(v, spec: str = ".3g") -> str:
@@ -32,7 +51,7 @@ def markdown(res: dict) -> str:
     per = res["per_seed"]
     seeds = [r["seed"] for r in per]
     # the paper's column only for S5, the group its numbers are about
-    PAPER_VALUES = PAPER if res["group"]["name"] == "S5" else _no_paper()
+    paper = PAPER_VALUES if res["group"]["name"] == "S5" else _no_paper()
     irreps = [r["name"] for r in res["irreps"] if r["name"] != "trivial"]
     head = "| | " + " | ".join(f"seed {s}" for s in seeds) + " | median | paper |"
     rule = "|---" * (len(seeds) + 3) + "|"
@@ -47,7 +66,7 @@ def markdown(res: dict) -> str:
         out.append(row(k, [r[k] for r in per]))
     out.append(row("generalisation step", [float(r["generalisation_step"]) if r["generalisation_step"] is not None else None for r in per], spec=".0f"))
     out.append("| key irreps (double-centred similarity >= threshold) | " + " | ".join(", ".join(r["key_irreps"]) for r in per)
-               + f" | | {', '.join(PAPER_VALUES['key_irreps'])} |")
+               + f" | | {', '.join(paper['key_irreps'])} |")
     out.append("| key irreps by the paper's rule (seed formula > 0.005) | " + " | ".join(", ".join(r["paper_key_rule"]) for r in per) + " | | |")
 
     out += ["", "## Logit similarity with tr rho(a b c^-1)", "",
@@ -55,15 +74,15 @@ def markdown(res: dict) -> str:
             "`double-centred`: repalign's, also removing each output's mean over pairs.", "", head, rule]
     for name in irreps:
         out.append(row(f"{name}: seed formula", [r["seed_logit_similarity"][name] for r in per],
-                       PAPER_VALUES["seed_logit_similarity"].get(name)))
+                       paper["seed_logit_similarity"].get(name)))
         out.append(row(f"{name}: double-centred", [r["logit_similarity"][name] for r in per]))
-    out.append(row("fraction of logits explained, seed formula, all irreps (paper's)", [r["key_logit_fraction"]["seed_formula_all"] for r in per], PAPER_VALUES["percent_logits_explained"]))
+    out.append(row("fraction of logits explained, seed formula, all irreps (paper's)", [r["key_logit_fraction"]["seed_formula_all"] for r in per], paper["percent_logits_explained"]))
     out.append(row("same, key irreps only", [r["key_logit_fraction"]["seed_formula_key"] for r in per]))
     out.append(row("double-centred, key irreps", [r["key_logit_fraction"]["double_centred"] for r in per]))
 
     out += ["", "## Fractions of variance (uncentred, as the paper) per key irrep", "", head, rule]
     for kind in ("x_embed", "y_embed", "unembed"):
-        pv = PAPER_VALUES[f"{kind}_fractions"]
+        pv = paper[f"{kind}_fractions"]
         for name in irreps + ["residual"]:
             vals = [r[f"{kind}_fractions"][name] if (name == "residual" or name in r["key_irreps"]) else None for r in per]
             if any(v is not None for v in vals):
@@ -78,30 +97,30 @@ def markdown(res: dict) -> str:
     out += ["", "## Neuron clusters", "", head, rule]
     for name in ["off"] + irreps + ["unaccounted"]:
         vals = [float(r["neuron_clusters"]["counts"].get(name, 0)) for r in per]
-        out.append(row(f"neurons: {name}", vals, PAPER_VALUES["neuron_counts"].get(name), spec=".0f"))
+        out.append(row(f"neurons: {name}", vals, paper["neuron_counts"].get(name), spec=".0f"))
     for name in irreps:
         for d in ("x", "y", "xy", "trivial"):
             vals = [r["neuron_clusters"]["variance_fractions"].get(name, {}).get(d) for r in per]
             if any(v is not None for v in vals):
-                out.append(row(f"{name} cluster, post-ReLU variance on {d}", vals, PAPER_VALUES["cluster_variance"].get(name, {}).get(d)))
+                out.append(row(f"{name} cluster, post-ReLU variance on {d}", vals, paper["cluster_variance"].get(name, {}).get(d)))
 
     out += ["", "## Ablations (cross-entropy, nats, all pairs unless said)", "", head, rule]
     ab = [r["irrep_ablations"] for r in per]
-    out.append(row("baseline", [a["baseline_loss"] for a in ab], PAPER_VALUES["baseline_loss"]))
+    out.append(row("baseline", [a["baseline_loss"] for a in ab], paper["baseline_loss"]))
     for name in irreps:
         for d in ("xy", "x", "y", "trivial"):
             vals = [a["per_irrep"][name][d]["excluded"] for a in ab]
-            out.append(row(f"excluded {name} {d}", vals, PAPER_VALUES["excluded"].get(name, {}).get(d)))
+            out.append(row(f"excluded {name} {d}", vals, paper["excluded"].get(name, {}).get(d)))
         out.append(row(f"restricted {name} xy", [a["per_irrep"][name]["xy"]["restricted"] for a in ab]))
     out.append(row("total restricted (key rho(ab), all pairs)", [a["seed_restricted_loss"] for a in ab]))
     out.append(row("total excluded (key rho(ab), training pairs)", [a["seed_excluded_loss"] for a in ab]))
-    out.append(row("W_U restricted to key output spans", [a["unembed_restricted_loss"] for a in ab], PAPER_VALUES["unembed_restricted_loss"]))
-    out.append(row("W_U with key output spans removed", [a["unembed_excluded_loss"] for a in ab], PAPER_VALUES["unembed_excluded_loss"]))
-    out.append(row("reconstruction from key rho(ab) (idealised)", [a["reconstruction_loss"] for a in ab], PAPER_VALUES["reconstruction_loss"]))
+    out.append(row("W_U restricted to key output spans", [a["unembed_restricted_loss"] for a in ab], paper["unembed_restricted_loss"]))
+    out.append(row("W_U with key output spans removed", [a["unembed_excluded_loss"] for a in ab], paper["unembed_excluded_loss"]))
+    out.append(row("reconstruction from key rho(ab) (idealised)", [a["reconstruction_loss"] for a in ab], paper["reconstruction_loss"]))
     for name in irreps:
         vals = [a["unembed_in_irrep_basis"][name]["fraction_explained"] if name in a["unembed_in_irrep_basis"] else None for a in ab]
         if any(v is not None for v in vals):
-            out.append(row(f"W_U on {name} neurons: fraction in its output span", vals, PAPER_VALUES["unembed_fraction_explained"].get(name)))
+            out.append(row(f"W_U on {name} neurons: fraction in its output span", vals, paper["unembed_fraction_explained"].get(name)))
             vals = [a["unembed_in_irrep_basis"][name]["identity_cosine"] if name in a["unembed_in_irrep_basis"] else None for a in ab]
             out.append(row(f"W_U in {name} basis: cosine with identity", vals))
 

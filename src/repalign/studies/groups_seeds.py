@@ -21,41 +21,23 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from ..groups import get_group
-from . import groups as gs
+from .._serialize import versions
+from .._validation import check_scalar
+from ..groups import get_group, real_irreps
+from ..train.checkpoint import write_json
+from .groups import GENERALISED_ACCURACY, Analysis, Config, set_threads, split_pairs, train
 from .groups_analysis import SeedAnalysis
+from .groups_report import PAPER_VALUES, markdown, plot_all
 
-PAPER = gs.Config(group="S5", steps=150_000, train_fraction=0.4, embed_dim=256, hidden=128, lr=1e-3,
+PAPER = Config(group="S5", steps=150_000, train_fraction=0.4, embed_dim=256, hidden=128, lr=1e-3,
                   weight_decay=1.0, beta2=0.98, n_checkpoints=40, embed_scale=1.0, dtype="float32")
-S5_CPU = gs.Config(group="S5", steps=2000, train_fraction=0.4, embed_dim=64, hidden=128, lr=1e-2,
+S5_CPU = Config(group="S5", steps=2000, train_fraction=0.4, embed_dim=64, hidden=128, lr=1e-2,
                    weight_decay=2.0, n_checkpoints=20, embed_scale=0.3, dtype="float32")
 PRESETS = {"paper": PAPER, "s5-cpu": S5_CPU}
 CURVES = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
-
-# The paper's printed values (seed 001 notebook, its "mainline-S5" network).
-PAPER_VALUES: dict[str, Any] = {
-    "key_irreps": ["sign", "standard"],
-    "seed_logit_similarity": {"sign": 0.509, "standard": 0.767, "standard_sign": -1.1e-9},
-    "percent_logits_explained": 0.848,
-    "x_embed_fractions": {"sign": 0.0695, "standard": 0.9305, "residual": 0.0},
-    "y_embed_fractions": {"sign": 0.0695, "standard": 0.9305, "residual": 0.0},
-    "unembed_fractions": {"sign": 0.0958, "standard": 0.8446, "residual": 0.0595},
-    "neuron_counts": {"off": 2, "sign": 7, "standard": 119, "standard_sign": 0},
-    "cluster_variance": {"sign": {"x": 0.3333, "y": 0.3333, "xy": 0.3333, "trivial": 2.0e-15},
-                         "standard": {"x": 0.3959, "y": 0.3708, "xy": 0.1131, "trivial": 2.7e-15}},
-    "baseline_loss": 2.38e-6,
-    "excluded": {"sign": {"xy": 9.10e-4, "x": 2.37e-6, "y": 2.37e-6, "trivial": 2.42e-6},
-                 "standard": {"xy": 7.55, "x": 2.21e-6, "y": 2.21e-6, "trivial": 2.42e-6}},
-    "unembed_fraction_explained": {"sign": 0.9994, "standard": 0.9341},
-    "reconstruction_loss": 7.0e-7,
-    "unembed_restricted_loss": 2.08e-6,
-    "unembed_excluded_loss": 4.80,
-}
-
 
 def parse_seeds(text: str) -> list[int]:
     """'0,1,2,3' -> [0, 1, 2, 3]; ValueError naming ``--seeds`` otherwise."""
@@ -69,11 +51,11 @@ def parse_seeds(text: str) -> list[int]:
 
 
 # ---------------------------------------------------------------------- checkpoints on disk
-def _ckpt_file(ckpt_dir: Path, cfg: gs.Config) -> Path:
+def _ckpt_file(ckpt_dir: Path, cfg: Config) -> Path:
     return Path(ckpt_dir) / f"groups_{cfg.group}_seed{cfg.seed}_checkpoints.npz"
 
 
-def save_checkpoints(path: Path, cfg: gs.Config, ckpts: list[dict]) -> None:
+def save_checkpoints(path: Path, cfg: Config, ckpts: list[dict]) -> None:
     """``step<k>/<name>`` arrays plus the configuration as a JSON string (no pickle)."""
     arrays = {f"step{c['step']}/{k}": v for c in ckpts for k, v in c["params"].items()}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +64,7 @@ def save_checkpoints(path: Path, cfg: gs.Config, ckpts: list[dict]) -> None:
     tmp.replace(path)
 
 
-def load_checkpoints(path: Path, cfg: gs.Config) -> list[dict] | None:
+def load_checkpoints(path: Path, cfg: Config) -> list[dict] | None:
     """The stored checkpoints if ``path`` holds this exact configuration, else None."""
     if not Path(path).exists():
         return None
@@ -99,22 +81,22 @@ def load_checkpoints(path: Path, cfg: gs.Config) -> list[dict] | None:
 
 
 # ---------------------------------------------------------------------- one seed
-def run_one(cfg: gs.Config, ckpt_dir: str | Path | None = None, threads: int = 1) -> dict:
+def run_one(cfg: Config, ckpt_dir: str | Path | None = None, threads: int = 1) -> dict:
     """Train (or reload) one seed and run every analysis; JSON-ready dict plus ``_final`` params."""
     cfg.validate()
-    gs.set_threads(threads)
+    set_threads(threads)
     t0 = time.perf_counter()
     group = get_group(cfg.group)
-    mask = gs.split_pairs(group.order, cfg.train_fraction, cfg.seed)
+    mask = split_pairs(group.order, cfg.train_fraction, cfg.seed)
     path = _ckpt_file(Path(ckpt_dir), cfg) if ckpt_dir is not None else None
     ckpts = load_checkpoints(path, cfg) if path is not None else None
     reused = ckpts is not None
     if ckpts is None:
-        ckpts = gs.train(group, cfg)
+        ckpts = train(group, cfg)
         if path is not None:
             save_checkpoints(path, cfg, ckpts)
     t_train = time.perf_counter() - t0
-    an = gs.Analysis(group, mask)
+    an = Analysis(group, mask)
     sa = SeedAnalysis(an)
     final = ckpts[-1]["params"]
     key = an.key_irreps(final, cfg.key_threshold)
@@ -124,7 +106,7 @@ def run_one(cfg: gs.Config, ckpt_dir: str | Path | None = None, threads: int = 1
         h["test_restricted_loss_ratio"] = h["test_loss"] / h["seed_restricted_loss"] if key else float("nan")
         history.append(h)
     end = history[-1]
-    gen = next((h["step"] for h in history if h["test_accuracy"] >= gs.GENERALISED_ACCURACY), None)
+    gen = next((h["step"] for h in history if h["test_accuracy"] >= GENERALISED_ACCURACY), None)
     result = {
         "seed": cfg.seed,
         "key_irreps": key,
@@ -147,17 +129,16 @@ def run_one(cfg: gs.Config, ckpt_dir: str | Path | None = None, threads: int = 1
 
 def _worker(args) -> dict:
     cfg_dict, ckpt_dir = args
-    return run_one(gs.Config(**cfg_dict), ckpt_dir)
+    return run_one(Config(**cfg_dict), ckpt_dir)
 
 
 # ---------------------------------------------------------------------- several seeds
-def run_seeds(cfg: gs.Config, seeds: list[int], jobs: int = 1, ckpt_dir: str | Path | None = None,
+def run_seeds(cfg: Config, seeds: list[int], jobs: int = 1, ckpt_dir: str | Path | None = None,
               progress: bool = False) -> dict:
     """One :func:`run_one` per seed (``jobs`` processes), plus median curves across seeds."""
     if not seeds:
         raise ValueError("seeds must be a non-empty list of non-negative integers")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer; got {jobs!r}")
+    check_scalar(jobs, "jobs", int, min_val=1)
     cfgs = [replace(cfg, seed=int(s)) for s in seeds]
     for c in cfgs:
         c.validate()
@@ -180,7 +161,7 @@ def run_seeds(cfg: gs.Config, seeds: list[int], jobs: int = 1, ckpt_dir: str | P
     return {
         "config": {**asdict(cfg), "seed": None},
         "seeds": [int(s) for s in seeds],
-        "versions": gs._versions(),
+        "versions": versions(),
         "group": {"name": group.name, "order": group.order,
                   "n_train_pairs": int(round(cfg.train_fraction * group.order**2))},
         "irreps": _irreps(group),
@@ -191,8 +172,6 @@ def run_seeds(cfg: gs.Config, seeds: list[int], jobs: int = 1, ckpt_dir: str | P
 
 
 def _irreps(group) -> list[dict]:
-    from ..groups import real_irreps
-
     return [{"name": r.name, "dim": r.dim} for r in real_irreps(group)]
 
 
@@ -226,9 +205,6 @@ def json_body(res: dict) -> dict:
 
 def save(res: dict, out_dir: str | Path) -> dict[str, Path]:
     """Write ``groups_<G>.json``, ``groups_<G>.md`` and the figures of :mod:`groups_report`."""
-    from ..train.checkpoint import write_json
-    from .groups_report import markdown, plot_all
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = res["group"]["name"]

@@ -21,14 +21,22 @@ similarities with maximum 1 (``cka``) become ``1 - score``.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from .._validation import as_trials, check_finite
+from .. import engine
+from .._serialize import to_jsonable
+from .._validation import as_trials, check_choice, check_finite
+from ..engine.figures import mds_embedding
+from ..registry import get_measure
+from ..report.figstyle import save_figure
+from . import transfer_run
 
 __all__ = ["Series", "learning_dissimilarity", "match_fractions", "DEFAULT_MEASURES", "series_from_run",
            "train_learning_groups", "plot_dissimilarity", "plot_mds_paths", "plot_accuracy"]
@@ -163,8 +171,6 @@ def learning_dissimilarity(
     group_b, mean, sem, n_pairs}`` of dissimilarity, ``mds`` coordinates), ``sweeps``
     (engine summaries: ``computed``, ``cached``), ``figures``, ``seconds``.
     """
-    from .. import engine
-
     t0 = time.perf_counter()
     if not isinstance(series, Mapping) or len(series) < 2:
         raise ValueError("series must map at least two network names to Series")
@@ -197,9 +203,6 @@ def learning_dissimilarity(
 
 
 def _measure_block(res, spec: dict, names: list[str], meta: list[dict], seed: int) -> dict:
-    from .. import get_measure
-    from ..engine.figures import mds_embedding
-
     m = get_measure(spec["name"], **spec["params"])
     prefix = DYN_PREFIX if spec["name"] == "dsa" else ""
     M = res.matrix(spec["name"], m.params, [prefix + n for n in names]).to_numpy().copy()
@@ -208,15 +211,11 @@ def _measure_block(res, spec: dict, names: list[str], meta: list[dict], seed: in
     D = (1.0 - M) if m.kind == "similarity" else M.copy()
     D = 0.5 * (D + D.T)
     np.fill_diagonal(D, 0.0)
-    block = {"kind": m.kind, "params": _jsonable(m.params), "matrix": M.tolist(), "dissimilarity": D.tolist(),
+    block = {"kind": m.kind, "params": to_jsonable(m.params, "params", lenient=True), "matrix": M.tolist(), "dissimilarity": D.tolist(),
              "between": _between(D, meta)}
     if np.all(np.isfinite(D)) and len(names) >= 3:
         block["mds"] = mds_embedding(np.maximum(D, 0.0), seed=seed).tolist()
     return block
-
-
-def _jsonable(params: Mapping[str, Any]) -> dict:
-    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v)) for k, v in params.items()}
 
 
 def _between(D: np.ndarray, meta: list[dict]) -> list[dict]:
@@ -254,16 +253,12 @@ def _write_figures(result: dict, series: Mapping[str, Series], out_dir: Path) ->
 
 def _save(fig, path) -> None:
     if path is not None:
-        from ..report.figstyle import save_figure
-
         save_figure(fig, path, dpi=110)
 
 
 def plot_dissimilarity(result: dict, path: str | Path | None = None):
     """Dissimilarity vs training progress: one panel per measure, one line per group pair
     (mean ± s.e.m. over network pairs). Returns the matplotlib Figure."""
-    from matplotlib.figure import Figure
-
     names = list(result["measures"])
     fig = Figure(figsize=(4.2 * len(names), 3.4))
     axes = fig.subplots(1, len(names), squeeze=False)[0]
@@ -287,8 +282,6 @@ def plot_dissimilarity(result: dict, path: str | Path | None = None):
 def plot_mds_paths(result: dict, measure: str, path: str | Path | None = None):
     """MDS map of every checkpoint under ``measure``; each network's path drawn from its first
     to its last stage (open square: first stage), coloured by group. Returns the Figure."""
-    from matplotlib.figure import Figure
-
     xy = np.asarray(result["measures"][measure]["mds"])
     meta = result["systems"]
     groups = list(dict.fromkeys(m["group"] for m in meta))
@@ -312,8 +305,6 @@ def plot_mds_paths(result: dict, measure: str, path: str | Path | None = None):
 
 def plot_accuracy(series: Mapping[str, Series], path: str | Path | None = None):
     """Accuracy against fraction of training, one line per network, coloured by group."""
-    from matplotlib.figure import Figure
-
     groups = list(dict.fromkeys(s.group for s in series.values()))
     fig = Figure(figsize=(4.4, 3.4))
     ax = fig.subplots()
@@ -335,9 +326,7 @@ def series_from_run(run_dir: str | Path, group: str, batch, info: dict | None = 
     Fraction of training = checkpoint step / last checkpoint's step; accuracy from each
     checkpoint's evaluation (the run's first task).
     """
-    import json
-
-    from ..train import list_checkpoints, load_model, record
+    from ..train import list_checkpoints, load_model, record  # lazy: torch is optional; the rest works without it
 
     paths = list_checkpoints(run_dir)
     if not paths:
@@ -362,29 +351,27 @@ def train_learning_groups(transfer: dict, out_dir: str | Path, ruleset: str | No
     stage 2 except that ``scratch``/``finetune`` use the stage-1 rate. All are recorded on
     the new task's test grid. Trained runs found in ``out_dir`` are loaded.
     """
-    from ..train import load_model, list_checkpoints
-    from . import transfer_run as TR
+    from ..train import list_checkpoints, load_model  # lazy: torch is optional (see series_from_run)
 
     p = transfer["params"]
     rulesets = p["rulesets"]
     ruleset = ruleset if ruleset is not None else list(rulesets)[-1]
-    if ruleset not in rulesets:
-        raise ValueError(f"ruleset must be one of {list(rulesets)}; got {ruleset!r}")
+    check_choice(ruleset, "ruleset", list(rulesets))
     tasks, new = list(rulesets[ruleset]), p["new_task"]
-    lay = TR.network_layout(tasks, new, p["layout"], p["dt"])
-    batch = TR.test_batches([new], lay)[new]
+    lay = transfer_run.network_layout(tasks, new, p["layout"], p["dt"])
+    batch = transfer_run.test_batches([new], lay)[new]
     out: dict[str, Series] = {}
     for net in (n for n in transfer["networks"] if n["ruleset"] == ruleset):
         seed, net_dir = net["seed"], Path(net["dir"])
         out[f"frozen_s{seed}"] = series_from_run(net_dir / "stage2", "frozen", batch, {"seed": seed})
         for group in ("finetune", "scratch"):
-            run_dir = Path(out_dir) / TR._slug(ruleset) / f"seed{seed}" / group
+            run_dir = Path(out_dir) / transfer_run._slug(ruleset) / f"seed{seed}" / group
             if group == "finetune":
                 model = load_model(list_checkpoints(net_dir / "stage1")[-1])
             else:
-                model = TR._build_model(p["model"], tasks + [new], lay, p["hidden"], seed + 500)
-            cfg = TR._stage_config([new], lay, steps=p["steps2"], seed=seed + 1000, batch_size=p["batch_size"],
+                model = transfer_run._build_model(p["model"], tasks + [new], lay, p["hidden"], seed + 500)
+            cfg = transfer_run._stage_config([new], lay, steps=p["steps2"], seed=seed + 1000, batch_size=p["batch_size"],
                                    lr=3e-3, n_checkpoints=p["n_checkpoints"])
-            TR.train_network(run_dir, cfg, model, counters)
+            transfer_run.train_network(run_dir, cfg, model, counters)
             out[f"{group}_s{seed}"] = series_from_run(run_dir, group, batch, {"seed": seed})
     return out

@@ -45,6 +45,7 @@ from ..dynamics.embedding import delay_embed
 from ..registry import get_measure
 from ..systems.lorenz import add_pattern, paper_lorenz, perturb
 from ..systems.motifs import attach_motifs, line_motif
+from .lorenz_stats import summarise
 
 REGIME_RHOS = {"one_point": (0.25, 0.5, 0.75), "two_points": (5.0, 10.0, 15.0), "chaotic": (30.0, 40.0, 50.0)}
 PATTERN_RHOS = (0.5, 5.0, 10.0, 15.0, 30.0, 40.0, 50.0)
@@ -54,18 +55,6 @@ MOTIF_NAMES = ("line", "curve", "pattern1", "pattern2", "line-curve-line-curve")
 MOTIF_RHOS = {"curve": 0.5, "pattern1": 5.0, "pattern2": 15.0}
 TESTS = ("regimes", "noise", "ratio", "motifs")
 
-# The paper's numbers (issue 15, from the paper's saved outputs): regimes within/across,
-# noise and ratio epoch 1 -> epoch 3, motifs DSA at 1, 2, 3 shared motifs.
-PAPER = {
-    "regimes": {"dsa": (0.221, 0.481), "cka": (0.793, 0.890), "procrustes": (0.636, 0.775)},
-    "noise": {"dsa": (0.177, 0.152), "cka": (0.025, 0.006), "procrustes": (0.022, 0.005)},
-    "ratio": {"dsa": (0.486, 0.431), "cka": (0.560, 0.224), "procrustes": (0.46, 0.17)},
-    "motifs": {"dsa": (0.765, 0.628, 0.361)},
-}
-# Factor taking the paper's numbers to radians. DSA's angular score is in radians; the paper's CKA
-# and Procrustes values match ours (at the paper's setting) after multiplying by pi / 2, i.e. they
-# are arccos / (pi / 2) (e.g. regimes across CKA 0.890 -> 1.398 rad, ours 1.398; see docs/lorenz.md).
-PAPER_TO_RADIANS = {"dsa": 1.0, "cka": np.pi / 2, "procrustes": np.pi / 2}
 
 
 @dataclass(frozen=True)
@@ -306,8 +295,6 @@ def run_study(cfg: Config, progress: Callable[[str], None] | None = None,
     ``cache(name, compute)``: optional store of finished parts (the command line keeps them
     under the output folder, so an interrupted run resumes); see :func:`cache_key`.
     """
-    from .lorenz_stats import summarise
-
     cache = cache or (lambda name, compute: compute())
     t0 = time.perf_counter()
     raw: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..engine.store import to_jsonable
+from .._serialize import to_jsonable
 from ..report.figstyle import save_figure
 
 
@@ -20,7 +20,7 @@ def cache_in(folder: str | Path, key: Callable[[str], dict]) -> Callable[[str, C
     folder = Path(folder)
 
     def cache(name: str, compute: Callable[[], dict]) -> dict:
-        want = json.loads(json.dumps(to_jsonable(key(name))))
+        want = json.loads(json.dumps(to_jsonable(key(name), lenient=True)))
         path = folder / f"{name}.json"
         if path.exists():
             try:
@@ -29,7 +29,7 @@ def cache_in(folder: str | Path, key: Callable[[str], dict]) -> Callable[[str, C
                     return stored["result"]
             except ValueError:
                 pass
-        result = json.loads(json.dumps(to_jsonable(compute())))
+        result = json.loads(json.dumps(to_jsonable(compute(), lenient=True)))
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"key": want, "result": result}))
@@ -253,7 +253,7 @@ def save(res: dict, out: str | Path, figures: bool = True) -> dict[str, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "lorenz.json", "md": out / "lorenz.md"}
-    paths["json"].write_text(json.dumps(to_jsonable(res), indent=1, allow_nan=False))
+    paths["json"].write_text(json.dumps(to_jsonable(res, lenient=True), indent=1, allow_nan=False))
     paths["md"].write_text(markdown(res))
     if figures:
         if "regimes" in res:

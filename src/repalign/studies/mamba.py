@@ -8,11 +8,28 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
-from .._validation import check_finite, to_numpy
+from .._serialize import to_jsonable
+from .._validation import check_random_state
+from ..dynamics.dmd import DMD, DMD_PARAMS
+from ..dynamics.dsa import _canonical_order
+from ..dynamics.vector_fields import vector_field_distance
+from ..stats import p_value
+from . import compositional_analysis
+from .compositional_analysis import reduce_states
+from .compositional_report import markdown
+from .compositional_setup import GROUPS, MAMBA_KWARGS, PAPER_TABLE, configurations, mamba_params
+from .mamba_report import mamba_figure, mamba_markdown
+
+__all__ = ["reduce_states", "PAPER_MAMBA", "PAPER_RNN", "separation", "compare_architectures", "pretrained_groups",
+           "mamba_params", "MAMBA_KWARGS", "dsa_sensitivity", "finish_mamba_study", "add_rnn_comparison"]
 
 # The paper's Mamba figures: mean dissimilarity to master (partial: the range over the five groups).
 PAPER_MAMBA = {
@@ -24,33 +41,6 @@ PAPER_MAMBA = {
                    "pretrain_frozen": 0.586, "pretrain_unfrozen": 0.598},
 }
 
-
-def reduce_states(hidden: Any, n_components: int | None) -> tuple[np.ndarray, float]:
-    """Project states onto their top ``n_components`` uncentred principal axes.
-
-    hidden: ``(trials, time, units)``. Returns ``(reduced (trials, time, k), explained)`` where
-    ``explained`` is the share of ``sum(hidden**2)`` kept. The axes are the top eigenvectors of
-    ``X^T X`` for ``X`` the ``(trials * time, units)`` stack, not centred, as DMD does not centre:
-    the projection is the best rank-k approximation of the data DMD would see, and an orthogonal
-    change of the kept axes (the eigenvector signs) leaves DSA unchanged. ``None`` or
-    ``k >= units``: no reduction (``explained = 1``). Memory: ``units^2`` floats besides the copy.
-    """
-    X = to_numpy(hidden, "hidden")
-    if X.ndim != 3:
-        raise ValueError(f"hidden must have shape (trials, time, units); got {X.shape}")
-    check_finite(X, "hidden")
-    if n_components is not None and (isinstance(n_components, bool) or not isinstance(n_components, int)
-                                     or n_components < 1):
-        raise ValueError(f"n_components must be a positive integer or None; got {n_components!r}")
-    n, T, p = X.shape
-    if n_components is None or n_components >= p:
-        return X, 1.0
-    flat = X.reshape(n * T, p)
-    evals, evecs = np.linalg.eigh(flat.T @ flat)
-    top = evecs[:, ::-1][:, :n_components]
-    total = float(evals.clip(min=0).sum())
-    kept = float(evals[::-1][:n_components].clip(min=0).sum())
-    return (flat @ top).reshape(n, T, n_components), kept / total if total > 0 else 1.0
 
 # The paper's RNN figures (issue 16), for the side-by-side table.
 PAPER_RNN = {
@@ -90,9 +80,6 @@ def separation(group_values: dict, *, reference: str = "untrained", others=None,
     ``separated`` means the permutation p < 0.05 and the interval excludes 0 (with a handful of
     models the percentile interval alone is too narrow); with ``return_boot`` also ``boot`` (the draws).
     """
-    from ..stats import p_value
-    from .._validation import check_random_state
-
     others = pretrained_groups(group_values) if others is None else list(others)
     a, b = _values(group_values, [reference], "reference"), _values(group_values, others, "others")
     rng = check_random_state(seed)
@@ -139,42 +126,6 @@ def _contrast(rnn: dict, mamba: dict, seed: Any, n_boot: int, n_perm: int) -> di
         "diff": r["diff"] - m["diff"], "ci": [float(lo), float(hi)], "different": bool(lo > 0 or hi < 0)}}
 
 
-# ----------------------------------------------------------------------------- the study on Mamba
-MAMBA_KWARGS = {"d_state": 16, "expand": 2, "d_conv": 4}
-
-
-def mamba_params(preset: str = "quick") -> dict:
-    """Compositional-study parameters for Mamba models (``repalign study compositional --model mamba``).
-
-    ``"paper"``: the paper's grid, d_model {8, 16} x n_layers {1, 2} x lr {0.01, 0.005, 0.001,
-    0.0005} x batch {16, 32, 64, 128} (64 configurations), d_state 16, expand 2, d_conv 4, 50
-    epochs of 8,000 trials, full-length trials, DSA as for the RNNs (n_delays 33, delay_interval 6,
-    rank 50) on the SSM state reduced to ``state_pca`` = 64 uncentred principal components
-    (docs/mamba.md: cost and sensitivity). ``"quick"``: d_model 8, one block, 3 seeds, short
-    trials, 3 epochs of 1,600 trials. ``"tiny"``: seconds, for tests. Everything else
-    (tasks, groups, test trials, statistics, over-learning) is the RNN study's.
-    """
-    from .compositional import default_params
-
-    base = default_params(preset, model="leaky_rnn")
-    p = {**base, "model": "mamba", "activations": ["default"], "model_kwargs": dict(MAMBA_KWARGS),
-         "sensitivity": {"pcs": [None, 16, 8], "ranks": [20]}}
-    if preset == "paper":
-        p.update(hidden=[8, 16], model_grid=[{"n_layers": 1}, {"n_layers": 2}], lrs=[0.01, 0.005, 0.001, 0.0005],
-                 batch_sizes=[16, 32, 64, 128], seeds=[0], state_pca=64,
-                 sensitivity={"pcs": [None, 128, 64, 32, 16], "ranks": [20, 50]})
-    elif preset == "quick":
-        p.update(hidden=[8], model_grid=[{"n_layers": 1}], lrs=[0.01], batch_sizes=[32], seeds=[0, 1, 2],
-                 epochs=3, state_pca=32, n_test=100,
-                 timing={"fixation": [100, 200, 300], "stimulus": [500, 600, 700], "delay": [100, 200, 300],
-                         "decision": [100, 200, 300]},
-                 test_timing={"fixation": 200, "stimulus": 600, "delay": 300, "decision": 200})
-    else:  # tiny
-        p.update(hidden=[4], model_grid=[{"n_layers": 1}], model_kwargs={**MAMBA_KWARGS, "d_state": 4},
-                 state_pca=8, sensitivity={"pcs": [None, 4], "ranks": [4]})
-    return p
-
-
 def _paper_cells(table: dict) -> dict:
     return {m: {g: (f"{v[0]:g}-{v[1]:g}" if isinstance(v, tuple) else v) for g, v in d.items()}
             for m, d in table.items()}
@@ -188,22 +139,11 @@ def dsa_sensitivity(params: dict, out, *, log=print) -> dict:
     pretrained), ``dmd_s`` / ``procrustes_s`` (totals), ``explained`` (mean share of the state kept)
     and the Spearman correlation of the per-model values with the study's setting.
     """
-    import time
-    from pathlib import Path
-
-    from scipy.stats import spearmanr
-
-    from ..dynamics.dmd import DMD, DMD_PARAMS
-    from ..dynamics.dsa import _canonical_order
-    from ..dynamics.vector_fields import vector_field_distance
-    from . import compositional_analysis as CA
-    from .compositional import GROUPS, configurations
-
-    runs, batch = Path(out) / "runs", CA.test_batch(params)
+    runs, batch = Path(out) / "runs", compositional_analysis.test_batch(params)
     states = {}
     for cfg in configurations(params):
         for g in GROUPS:
-            states[(cfg["id"], g)] = CA.states(CA._load_group_model(params, runs, cfg, g), batch)
+            states[(cfg["id"], g)] = compositional_analysis.states(compositional_analysis._load_group_model(params, runs, cfg, g), batch)
     dsa = dict(params["dsa"])
     dmd_kw = {k: dsa[k] for k in DMD_PARAMS if k in dsa and k != "rank"}
     settings = [(k, r) for k in params["sensitivity"]["pcs"] for r in params["sensitivity"]["ranks"]]
@@ -257,10 +197,6 @@ def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
     when ``params["compare_with"]`` names an RNN run's directory, the RNN-vs-Mamba contrast
     (:func:`compare_architectures`). compositional.md gets a "Mamba" section.
     """
-    import json
-    from pathlib import Path
-
-    from .compositional import PAPER_TABLE
 
     out = Path(out)
     result["paper_table"], result["paper_table_rnn"] = _paper_cells(PAPER_MAMBA), PAPER_TABLE
@@ -275,13 +211,10 @@ def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
         block["rnn_vs_mamba"] = compare_architectures(rnn["to_master"], result["to_master"], seed=0,
                                                       n_boot=params["n_boot"], n_perm=params["n_perm"])
     result["mamba"] = block
-    from ..engine.store import to_jsonable
-    from .compositional_report import markdown
-    from .mamba_report import mamba_figure, mamba_markdown
 
     # run_study wrote the figures already; JSON and markdown again, with the Mamba table and section
     result.setdefault("figures", {})["mamba"] = str(mamba_figure(result, out))  # a path string, as the others
-    (out / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
+    (out / "compositional.json").write_text(json.dumps(to_jsonable(result, lenient=True), indent=1, allow_nan=False))
     (out / "compositional.md").write_text(markdown(result) + mamba_markdown(result))
     return block
 
@@ -289,12 +222,6 @@ def finish_mamba_study(result: dict, params: dict, out, *, log=print) -> dict:
 def add_rnn_comparison(mamba_dir, rnn_dir) -> dict:
     """Add (or replace) the RNN-vs-Mamba section of a finished Mamba run, from the two runs'
     compositional.json files (nothing is retrained or recomputed but the comparison statistics)."""
-    import json
-    from pathlib import Path
-
-    from ..engine.store import to_jsonable
-    from .compositional_report import markdown
-    from .mamba_report import mamba_figure, mamba_markdown
 
     mamba_dir = Path(mamba_dir)
     result = _floats(json.loads((mamba_dir / "compositional.json").read_text()))
@@ -308,7 +235,7 @@ def add_rnn_comparison(mamba_dir, rnn_dir) -> dict:
     block["rnn_vs_mamba"] = compare_architectures(rnn["to_master"], result["to_master"], seed=0,
                                                   n_boot=p["n_boot"], n_perm=p["n_perm"])
     result["figures"]["mamba"] = str(mamba_figure(result, mamba_dir))
-    (mamba_dir / "compositional.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False))
+    (mamba_dir / "compositional.json").write_text(json.dumps(to_jsonable(result, lenient=True), indent=1, allow_nan=False))
     (mamba_dir / "compositional.md").write_text(markdown(result) + mamba_markdown(result))
     return block
 

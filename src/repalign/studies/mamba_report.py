@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .compositional_analysis import PAPER_GROUPS
+from .compositional_setup import PAPER_GROUPS
 
 
 def _f(v, nd: int = 3) -> str:

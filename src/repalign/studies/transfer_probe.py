@@ -22,6 +22,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._validation import check_scalar
+from ..stats import p_value
+from ..tasks import accuracy as task_accuracy
+
 __all__ = ["kaiming_uniform_column", "reinit_rule_column", "fresh_column_probe", "KAIMING_A"]
 
 KAIMING_A = math.sqrt(5.0)
@@ -32,9 +36,7 @@ def _generator(seed: Any):
 
     if isinstance(seed, torch.Generator):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or a torch.Generator; got {seed!r}")
-    return torch.Generator().manual_seed(int(seed))
+    return torch.Generator().manual_seed(check_scalar(seed, "seed (or a torch.Generator)", int, min_val=0))
 
 
 def kaiming_uniform_column(units: int, seed: Any, *, a: float = KAIMING_A, dtype=None):
@@ -45,8 +47,7 @@ def kaiming_uniform_column(units: int, seed: Any, *, a: float = KAIMING_A, dtype
     """
     import torch
 
-    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-        raise ValueError(f"units must be a positive int; got {units!r}")
+    check_scalar(units, "units", int, min_val=1)
     col = torch.empty(1, int(units), dtype=dtype or torch.get_default_dtype())
     torch.nn.init.kaiming_uniform_(col, a=a, generator=_generator(seed))
     return col[0]
@@ -92,12 +93,9 @@ def fresh_column_probe(net, batch, column: int, *, n_fresh: int = 10, seed: int 
     """
     import torch
 
-    from .. import tasks as task_mod
-    from ..stats import p_value
     from ..train import task_loss
 
-    if isinstance(n_fresh, bool) or not isinstance(n_fresh, (int, np.integer)) or n_fresh < 1:
-        raise ValueError(f"n_fresh must be a positive int; got {n_fresh!r}")
+    check_scalar(n_fresh, "n_fresh", int, min_val=1)
     weight = net.input_weight()
     trained = weight.detach()[:, column].clone()
     data = batch.to_torch()
@@ -111,7 +109,7 @@ def fresh_column_probe(net, batch, column: int, *, n_fresh: int = 10, seed: int 
             y = net(inputs, noise=False).outputs
             out = float(task_loss(y, targets, mask, "mse"))
             reg = float(sum((p.detach() ** 2).sum() for p in net.parameters() if p.ndim >= 2))
-            acc = float(np.mean(task_mod.accuracy(batch, y.double().numpy())))
+            acc = float(np.mean(task_accuracy(batch, y.double().numpy())))
         return out + l2_weight * reg, out, acc
 
     try:

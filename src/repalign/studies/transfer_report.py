@@ -12,13 +12,17 @@ and ``transfer.md``.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import transfer as T
+from .._serialize import to_jsonable
+from ..stats import bootstrap_statistic
+from .transfer import aggregate
+from .transfer_figures import cross_ruleset_figure, learning_curves_figure, spectrum_figure
+from .transfer_markdown import markdown
+from .transfer_probe import probe_summary
 from .transfer_run import EPOCHS, _plain, _slug
 
 __all__ = ["summarise", "write_outputs", "bootstrap_mean", "bootstrap_difference"]
@@ -43,8 +47,6 @@ def _spectrum_summary(s: Mapping[str, Any]) -> dict:
 
 def network_summary(n: Mapping[str, Any]) -> dict:
     """The numbers of one network that are aggregated over seeds (arrays for curves)."""
-    from .transfer_probe import probe_summary
-
     s: dict[str, Any] = {}
     for key in SPECTRA:
         if key in n:
@@ -91,8 +93,6 @@ def pad_curves(summaries: list[dict], keys: Sequence[str] = ("cross", "self")) -
 # ----------------------------------------------------------------------------- bootstrap
 def bootstrap_mean(values: Sequence[float], seed: int = 0, n: int = 2000) -> dict:
     """Mean over seeds with a 95% percentile bootstrap interval (None with fewer than 2 values)."""
-    from ..stats import bootstrap_statistic
-
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
     out = {"estimate": float(v.mean()) if v.size else float("nan"), "n": int(v.size), "interval": None}
     if v.size >= 2 and np.ptp(v) > 0:
@@ -179,11 +179,9 @@ def findings(networks: Sequence[Mapping[str, Any]], seed: int = 0) -> list[dict]
 
 def summarise(p: Mapping[str, Any], networks: Sequence[Mapping[str, Any]], out_dir: str | Path) -> dict:
     """The content of ``transfer.json`` (and the figures, written under ``out_dir/figures``)."""
-    from .transfer_figures import cross_ruleset_figure, learning_curves_figure, spectrum_figure
-
     out_dir = Path(out_dir)
     rulesets = list(dict.fromkeys(n["ruleset"] for n in networks))
-    agg = {rs: T.aggregate(pad_curves([network_summary(n) for n in networks if n["ruleset"] == rs]))
+    agg = {rs: aggregate(pad_curves([network_summary(n) for n in networks if n["ruleset"] == rs]))
            for rs in rulesets}
     fig_dir = out_dir / "figures"
     figures: dict[str, str] = {}
@@ -202,24 +200,11 @@ def summarise(p: Mapping[str, Any], networks: Sequence[Mapping[str, Any]], out_d
 
 
 # ----------------------------------------------------------------------------- outputs
-def _clean(o: Any) -> Any:
-    if isinstance(o, Mapping):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    o = _plain(o)
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
-
-
 def write_outputs(result: Mapping[str, Any], out_dir: str | Path) -> dict[str, str]:
     """``transfer.json`` (every number) and ``transfer.md`` (the findings in words and tables)."""
-    from .transfer_markdown import markdown
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": str(out_dir / "transfer.json"), "md": str(out_dir / "transfer.md")}
-    Path(paths["json"]).write_text(json.dumps(_clean(result), indent=1, allow_nan=False))
+    Path(paths["json"]).write_text(json.dumps(to_jsonable(result, "result"), indent=1, allow_nan=False))
     Path(paths["md"]).write_text(markdown(result))
     return paths

@@ -25,14 +25,24 @@ the same arguments loads them instead of retraining. ``train_network`` is reused
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import transfer as T
+from .._validation import check_choice
+from ..tasks import accuracy as task_accuracy
+from ..tasks import generate as generate_trials
+from .transfer import aggregate
+from .transfer_analysis import cross_task_variance, epoch_states, rule_geometry
+from .transfer_figures import plot_angle_spectrum, plot_seed_scatter, plot_variance_curves
+from .transfer_nulls import backbone_probe, random_basis_null
+from .transfer_probe import reinit_rule_column
 
+# torch (an optional dependency) and what imports it (..models, ..train) are imported inside the
+# functions that build, train or run networks: the analyses work without torch.
 DEFAULT_RULESETS = {"go+dlygo": ["fdgo", "delaygo"], "anti+dlygo": ["fdanti", "delaygo"]}
 EPOCHS = {"stimulus": ("stim1", 0), "response": ("go1", 1)}  # epoch name, index of the pretraining task
 MODELS = ("leaky_rnn", "plastic", "mpn", "gru")  # "mpn" is "plastic" under the model registry's name
@@ -129,8 +139,6 @@ def pretrain_and_transfer(tasks, new_task, seed, out_dir, *, model="leaky_rnn", 
                                  rule_index=lay["rule_index"], **lay["task_kwargs"])
     r1 = train_network(Path(out_dir) / "stage1", s1, net, counters)
     if rule_init == "kaiming":  # overwritten again by stage 2's checkpoint when stage 2 resumes
-        from .transfer_probe import reinit_rule_column
-
         reinit_rule_column(r1.model, s2.rule_column, seed + 2000)
     elif rule_init is not None:
         raise ValueError(f"rule_init must be None or 'kaiming'; got {rule_init!r}")
@@ -141,9 +149,7 @@ def pretrain_and_transfer(tasks, new_task, seed, out_dir, *, model="leaky_rnn", 
 # ----------------------------------------------------------------------------- recordings
 def test_batches(tasks: Sequence[str], lay: Mapping[str, Any]) -> dict:
     """The fixed test grid (``mode="test"``) of every task, in the network's input layout."""
-    from .. import tasks as task_mod
-
-    return {t: task_mod.generate(t, mode="test", layout=lay["layout"], rule_slots=lay["rule_slots"],
+    return {t: generate_trials(t, mode="test", layout=lay["layout"], rule_slots=lay["rule_slots"],
                                  rule_index=lay["rule_index"], **lay["task_kwargs"]) for t in tasks}
 
 
@@ -175,18 +181,18 @@ def analyse_network(net, tasks, new_task, lay, *, n_components=10, null_draws=10
     n_rules = lay["rule_slots"]
     w_in = net.input_weight().detach().double().numpy()
     rule_start = batches[new_task].rule_start
-    out["rule"] = _plain(T.rule_geometry(w_in[:, rule_start:rule_start + n_rules], list(range(n_rules - 1)), n_rules - 1))
+    out["rule"] = _plain(rule_geometry(w_in[:, rule_start:rule_start + n_rules], list(range(n_rules - 1)), n_rules - 1))
     out["probe"] = _probe(net, new_task, lay, rule_start + n_rules - 1, probe_draws, seed)
     return out
 
 
 def _epoch_analysis(rec_pre, b_pre, rec_new, b_new, epoch, pre_task, k, null_draws, seed) -> dict:
-    pre, i_pre = T.epoch_states(rec_pre.hidden, b_pre, epoch, return_trials=True)
-    new, i_new = T.epoch_states(rec_new.hidden, b_new, epoch, return_trials=True)
-    r = T.cross_task_variance(pre, new, k, direction_matched=True, pre_dirs=b_pre.stim_dirs[i_pre, 0],
+    pre, i_pre = epoch_states(rec_pre.hidden, b_pre, epoch, return_trials=True)
+    new, i_new = epoch_states(rec_new.hidden, b_new, epoch, return_trials=True)
+    r = cross_task_variance(pre, new, k, direction_matched=True, pre_dirs=b_pre.stim_dirs[i_pre, 0],
                               new_dirs=b_new.stim_dirs[i_new, 0])
     K = r["n_components"]
-    nulls = {m: T.random_basis_null(pre, new, K, n_draws=null_draws, seed=np.random.default_rng([seed, j, 11]), method=m).to_dict(False)
+    nulls = {m: random_basis_null(pre, new, K, n_draws=null_draws, seed=np.random.default_rng([seed, j, 11]), method=m).to_dict(False)
              for j, m in enumerate(("uniform", "covariance"))}
     dm = r.pop("direction_matched")
     r["direction_matched"] = {key: dm[key] for key in ("cross", "self", "fraction", "area_ratio")}
@@ -196,18 +202,17 @@ def _epoch_analysis(rec_pre, b_pre, rec_new, b_new, epoch, pre_task, k, null_dra
 
 
 def _modulation_analysis(rec_pre, rec_new, W, epoch, k) -> dict:
-    pre = T.epoch_states(rec_pre.M * W, rec_pre, epoch)
-    new = T.epoch_states(rec_new.M * W, rec_new, epoch)
-    return _plain(T.cross_task_variance(pre, new, k))
+    pre = epoch_states(rec_pre.M * W, rec_pre, epoch)
+    new = epoch_states(rec_new.M * W, rec_new, epoch)
+    return _plain(cross_task_variance(pre, new, k))
 
 
 def _probe(net, new_task, lay, column: int, n_draws: int, seed: int) -> dict:
     import torch
 
-    from .. import tasks as task_mod
     from ..train import task_loss
 
-    batch = task_mod.generate(new_task, 128, seed=np.random.default_rng([seed, 7]), layout=lay["layout"], rule_slots=lay["rule_slots"],
+    batch = generate_trials(new_task, 128, seed=np.random.default_rng([seed, 7]), layout=lay["layout"], rule_slots=lay["rule_slots"],
                               rule_index=lay["rule_index"], **lay["task_kwargs"])
     data = batch.to_torch()
     weight = net.input_weight()
@@ -220,9 +225,9 @@ def _probe(net, new_task, lay, column: int, n_draws: int, seed: int) -> dict:
             y = net(data["inputs"], noise=False).outputs
             loss = float(task_loss(y, data["targets"], data["mask"], "mse"))
             weight[:, column] = trained
-        return loss, float(np.mean(task_mod.accuracy(batch, y.double().numpy())))
+        return loss, float(np.mean(task_accuracy(batch, y.double().numpy())))
 
-    res = T.backbone_probe(evaluate, tuple(trained.shape), n_draws, np.random.default_rng([seed, 13]), trained.double().numpy())
+    res = backbone_probe(evaluate, tuple(trained.shape), n_draws, np.random.default_rng([seed, 13]), trained.double().numpy())
     return res.to_dict(False)
 
 
@@ -310,17 +315,17 @@ def _figures(by_ruleset: dict, networks: list, out_dir: Path) -> dict[str, str]:
     for rs, agg in by_ruleset.items():
         for label in EPOCHS:
             p = fig_dir / f"variance_{_slug(rs)}_{label}.png"
-            T.plot_variance_curves(agg[label], path=p, title=f"{rs}: {label} epoch (mean ± s.e.m.)")
+            plot_variance_curves(agg[label], path=p, title=f"{rs}: {label} epoch (mean ± s.e.m.)")
             paths[f"variance/{rs}/{label}"] = str(p)
         p = fig_dir / f"angles_{_slug(rs)}.png"
-        T.plot_angle_spectrum([np.asarray(agg[lab]["angles"]["mean"]) for lab in EPOCHS], labels=list(EPOCHS),
+        plot_angle_spectrum([np.asarray(agg[lab]["angles"]["mean"]) for lab in EPOCHS], labels=list(EPOCHS),
                               path=p, title=f"{rs}: principal angles (mean over seeds)")
         paths[f"angles/{rs}"] = str(p)
     obs = [n["epochs"][lab]["null"]["uniform"]["observed"] for n in networks for lab in EPOCHS]
     null = [n["epochs"][lab]["null"]["covariance"]["null_mean"] for n in networks for lab in EPOCHS]
     labels = [f"{n['ruleset']} s{n['seed']} {lab[:4]}" for n in networks for lab in EPOCHS]
     p = fig_dir / "basis_vs_null.png"
-    T.plot_seed_scatter(null, obs, labels=labels, xlabel="covariance-null mean fraction",
+    plot_seed_scatter(null, obs, labels=labels, xlabel="covariance-null mean fraction",
                         ylabel="observed fraction in pretraining basis", path=p,
                         title="New-task variance in the pretraining basis")
     paths["basis_vs_null"] = str(p)
@@ -337,8 +342,6 @@ def _cached_analysis(path: Path, key: dict, compute, counters: dict) -> dict:
     The analysis is a deterministic function of the trained network (its final stage-2
     step identifies the checkpoint) and ``key``'s parameters.
     """
-    import json
-
     key = json.loads(json.dumps(key))
     if path.exists():
         try:
@@ -395,8 +398,7 @@ def run_transfer(rulesets: Mapping[str, Sequence[str]] | None = None, new_task: 
     """
     t0 = time.perf_counter()
     rulesets = dict(rulesets or DEFAULT_RULESETS)
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}; got {model!r}")
+    check_choice(model, "model", MODELS)
     for name, tasks in rulesets.items():
         if len(tasks) != 2:
             raise ValueError(f"rulesets[{name!r}] must name two pretraining tasks; got {tasks!r}")
@@ -424,7 +426,7 @@ def run_transfer(rulesets: Mapping[str, Sequence[str]] | None = None, new_task: 
             networks.append(res)
             if progress is not None:
                 progress(f"transfer {rs} seed {seed}: stage-2 accuracy {r2.final_accuracy()}")
-    by_ruleset = {rs: T.aggregate([_summary(n) for n in networks if n["ruleset"] == rs]) for rs in rulesets}
+    by_ruleset = {rs: aggregate([_summary(n) for n in networks if n["ruleset"] == rs]) for rs in rulesets}
     figures = _figures(by_ruleset, networks, out_dir)
     return {
         "params": {"rulesets": rulesets, "new_task": new_task, "seeds": list(seeds), "model": model,

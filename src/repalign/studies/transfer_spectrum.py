@@ -22,8 +22,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from sklearn.utils.extmath import randomized_svd
 
-from .._validation import check_finite, to_numpy
+from .._validation import check_choice, check_finite, to_numpy
 
 __all__ = ["variance_spectrum", "direction_matched_spectrum", "mean_modulation", "DEFAULT_KS"]
 
@@ -48,8 +49,6 @@ def _top_components(Xc: np.ndarray, k: int, solver: str, seed: int) -> tuple[np.
     n, p = Xc.shape
     use_random = solver == "randomized" or (solver == "auto" and min(n, p) > 2000 and k < min(n, p) // 2)
     if use_random:
-        from sklearn.utils.extmath import randomized_svd
-
         _, s, Vt = randomized_svd(Xc, n_components=k, n_iter=7, random_state=int(seed))
     elif n < p:  # samples-side Gram: X X^T = U S^2 U^T, V = X^T U / s
         evals, U = np.linalg.eigh(Xc @ Xc.T)
@@ -104,8 +103,7 @@ def variance_spectrum(pre_states: Any, new_states: Any, *, max_components: int |
     X, Y = _states(pre_states, "pre_states"), _states(new_states, "new_states")
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"pre_states and new_states must have the same features; got {X.shape[1]} and {Y.shape[1]}")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}")
+    check_choice(solver, "solver", SOLVERS)
     if max_components is not None and (isinstance(max_components, bool) or int(max_components) < 1):
         raise ValueError(f"max_components must be a positive integer or None; got {max_components!r}")
     ks = _check_ks(ks)

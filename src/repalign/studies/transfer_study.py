@@ -27,8 +27,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import transfer as T
+from .._validation import check_choice, check_scalar
+from ..tasks import generate as generate_trials
+from .transfer_analysis import direction_bins, epoch_states, rule_geometry
+from .transfer_figures import sanity_figure
+from .transfer_probe import fresh_column_probe
+from .transfer_report import summarise, write_outputs
 from .transfer_run import EPOCHS, _epoch_analysis, _plain, _probe, _slug, pretrain_and_transfer, test_batches
+from .transfer_spectrum import direction_matched_spectrum, mean_modulation, variance_spectrum
 
 __all__ = ["PRESETS", "study_params", "run_study", "analyse_network", "network_job"]
 
@@ -51,33 +57,28 @@ ANALYSIS_KEYS = ("hidden", "n_bins", "ks", "max_mod_components", "probe_fresh", 
 
 def study_params(preset: str = "quick", **overrides: Any) -> dict:
     """The parameters of ``preset`` (see :data:`PRESETS`) with ``overrides`` (None values ignored)."""
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}")
+    check_choice(preset, "preset", sorted(PRESETS))
     p = dict(PRESETS[preset], preset=preset)
     unknown = sorted(set(overrides) - set(p) - {"rulesets"})
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown}; valid: {sorted(p)}")
     p.update({k: v for k, v in overrides.items() if v is not None})
     p.setdefault("rulesets", dict(RULESETS))
-    if p["model"] not in ("mpn", "leaky_rnn", "gru"):
-        raise ValueError(f"model must be 'mpn', 'leaky_rnn' or 'gru'; got {p['model']!r}")
-    if isinstance(p["seeds"], bool) or not isinstance(p["seeds"], (int, np.integer)) or p["seeds"] < 1:
-        raise ValueError(f"seeds must be a positive int (networks per rule set); got {p['seeds']!r}")
+    check_choice(p["model"], "model", ("mpn", "leaky_rnn", "gru"))
+    check_scalar(p["seeds"], "seeds (networks per rule set)", int, min_val=1)
     return p
 
 
 # ----------------------------------------------------------------------------- per network
 def _epoch_samples(rec, batch, epoch: str, n_bins: int) -> dict:
-    states, trials = T.epoch_states(rec.hidden, batch, epoch, return_trials=True)
-    out = {"hidden": states, "bins": T.direction_bins(batch.stim_dirs[trials, 0], n_bins)}
+    states, trials = epoch_states(rec.hidden, batch, epoch, return_trials=True)
+    out = {"hidden": states, "bins": direction_bins(batch.stim_dirs[trials, 0], n_bins)}
     if rec.M is not None:
-        out["M"] = T.epoch_states(rec.M, batch, epoch)  # (samples, n_hidden * n_x)
+        out["M"] = epoch_states(rec.M, batch, epoch)  # (samples, n_hidden * n_x)
     return out
 
 
 def _spectra(pre: dict, new: dict, p: Mapping[str, Any], cap: int | None, which: str, W: np.ndarray | None) -> dict:
-    from .transfer_spectrum import direction_matched_spectrum, variance_spectrum
-
     X, Y = pre[which], new[which]
     if W is not None:
         X, Y = X * W.ravel(), Y * W.ravel()
@@ -90,8 +91,6 @@ def _spectra(pre: dict, new: dict, p: Mapping[str, Any], cap: int | None, which:
 def analyse_network(net, tasks: Sequence[str], lay: Mapping[str, Any], p: Mapping[str, Any], seed: int) -> dict:
     """Every analysis of issue 19 on one trained network (see the module docstring); JSON-ready."""
     from ..train import record
-    from .transfer_probe import fresh_column_probe
-    from .transfer_spectrum import mean_modulation
 
     new_task = p["new_task"]
     batches = test_batches(list(tasks) + [new_task], lay)
@@ -120,12 +119,10 @@ def analyse_network(net, tasks: Sequence[str], lay: Mapping[str, Any], p: Mappin
     n_rules = lay["rule_slots"]
     rule_start = batches[new_task].rule_start
     w_in = net.input_weight().detach().double().numpy()
-    out["rule"] = _plain(T.rule_geometry(w_in[:, rule_start:rule_start + n_rules], list(range(n_rules - 1)),
+    out["rule"] = _plain(rule_geometry(w_in[:, rule_start:rule_start + n_rules], list(range(n_rules - 1)),
                                          n_rules - 1))
-    from .. import tasks as task_mod
-
     column = rule_start + n_rules - 1
-    probe_batch = task_mod.generate(new_task, 128, seed=np.random.default_rng([seed, 7]), layout=lay["layout"],
+    probe_batch = generate_trials(new_task, 128, seed=np.random.default_rng([seed, 7]), layout=lay["layout"],
                                     rule_slots=lay["rule_slots"], rule_index=lay["rule_index"], **lay["task_kwargs"])
     out["backbone_probe"] = {
         "fresh_columns": fresh_column_probe(net, probe_batch, column, n_fresh=p["probe_fresh"], seed=seed,
@@ -176,8 +173,6 @@ def network_job(job: Mapping[str, Any]) -> dict:
         tmp.write_text(json.dumps({"key": key, "result": res}))
         tmp.replace(cache)
         res = json.loads(cache.read_text())["result"]  # what a resumed run reads back
-    from .transfer_figures import sanity_figure
-
     fig = Path(job["fig_dir"]) / f"sanity_{_slug(job['ruleset'])}_seed{seed}.png"
     if not fig.exists():
         sanity_figure(r2.model, list(tasks) + [p["new_task"]], lay, fig, seed=seed)
@@ -253,12 +248,8 @@ def run_study(out_dir: str | Path, preset: str = "quick", *, backend: str = "pro
     -------
     dict: the content of ``transfer.json``.
     """
-    from .transfer_report import summarise, write_outputs
-
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive int; got {workers!r}")
+    check_choice(backend, "backend", BACKENDS)
+    check_scalar(workers, "workers", int, min_val=1)
     t0 = time.perf_counter()
     p = study_params(preset, **overrides)
     out_dir = Path(out_dir)

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_scalar
+
 
 @dataclass(frozen=True)
 class System:
@@ -52,9 +54,8 @@ class System:
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
+    """``value`` as an int >= ``minimum`` (:func:`repalign._validation.check_scalar`)."""
+    return check_scalar(value, name, int, min_val=minimum)
 
 
 def check_nonnegative(value: Any, name: str) -> float:

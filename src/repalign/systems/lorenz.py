@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_finite, check_random_state, to_numpy
+from .._validation import check_choice, check_finite, check_random_state, to_numpy
 from ._base import System, check_nonnegative, check_positive_int, seed_meta
 
 # Regime name -> rho (sigma = 10, beta = 8/3).
@@ -102,8 +102,7 @@ def lorenz(
     -------
     System with data (trials, T, 3), labels ``{"regime", "fixed_points", "rho"}``.
     """
-    if method not in _STEPPERS:
-        raise ValueError(f"method must be one of {sorted(_STEPPERS)}; got {method!r}")
+    check_choice(method, "method", sorted(_STEPPERS))
     step = _STEPPERS[method]
     T = check_positive_int(T, "T")
     trials = check_positive_int(trials, "trials")

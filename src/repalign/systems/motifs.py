@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import check_random_state, to_numpy
+from .._validation import check_choice, check_random_state, to_numpy
 from ._base import System, check_nonnegative, check_positive_int, seed_meta
 from .linear import rotation
 
@@ -37,8 +37,7 @@ MOTIFS: dict[str, tuple[np.ndarray, np.ndarray]] = {
 
 def motif_map(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(A, b) of a motif: one step is x -> A x + b.  Returns copies."""
-    if name not in MOTIFS:
-        raise ValueError(f"motif must be one of {sorted(MOTIFS)}; got {name!r}")
+    check_choice(name, "motif", sorted(MOTIFS))
     A, b = MOTIFS[name]
     return A.copy(), b.copy()
 

@@ -12,8 +12,9 @@ Arrays are batch-first ``(batch, time, features)``; see :class:`Batch` and ``doc
     pdm = generate("anti_pdm_delay", 200, seed=0, mode="test")  # pdm.choice: correct choice
 """
 
-from .core import EPOCHS, LAYOUTS, Batch, accuracy, accuracy_by_task, decode_direction, popvec
+from .core import EPOCHS, LAYOUTS, Batch, decode_direction, popvec
 from .pdm import PDM_PERIODS, PDM_TASKS, decision_accuracy, generate_pdm, is_pdm, pdm_accuracy
+from .scoring import accuracy, accuracy_by_task
 from .yang import (
     DEFAULT_RULE_INDEX,
     TASK_LABELS,

@@ -37,7 +37,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .._validation import check_random_state
+from .._validation import check_random_state, check_scalar
 from .core import Batch, steps
 
 PDM_TASKS = ("pdm", "anti_pdm", "pdm_delay", "anti_pdm_delay")
@@ -180,8 +180,7 @@ def generate_pdm(tasks: str | Sequence[str], batch_size: int, *, seed: Any = Non
     names = [tasks] if isinstance(tasks, str) else list(tasks)
     if not names or not all(is_pdm(t) for t in names):
         raise ValueError(f"tasks must be one or more of {PDM_TASKS}; got {tasks!r}")
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+    check_scalar(batch_size, "batch_size", int, min_val=1)
     if mode not in ("random", "test"):
         raise ValueError(f"mode must be 'random' or 'test'; got {mode!r}")
     if not (np.isfinite(dt) and 0 < dt <= 100):

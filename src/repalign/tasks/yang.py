@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .._validation import check_random_state
+from .._validation import check_choice, check_random_state, check_scalar
 from .core import EPOCHS, LAYOUTS, Batch, TrialSpec, concat_specs, render, steps
 from .pdm import PDM_TASKS, generate_pdm, is_pdm
 
@@ -307,8 +307,7 @@ def _resolve_rules(tasks, rule_slots, rule_index):
     index = dict(DEFAULT_RULE_INDEX if rule_index is None else rule_index)
     if rule_slots is None:
         rule_slots = len(TASKS) if rule_index is None else max(index.values()) + 1
-    if not isinstance(rule_slots, (int, np.integer)) or rule_slots < 1:
-        raise ValueError(f"rule_slots must be a positive int; got {rule_slots!r}")
+    check_scalar(rule_slots, "rule_slots", int, min_val=1)
     for t in tasks:
         if t not in index:
             raise ValueError(f"rule_index has no column for task {t!r}")
@@ -319,14 +318,11 @@ def _resolve_rules(tasks, rule_slots, rule_index):
 
 
 def _check_options(layout, mode, dt, n_eachring, noise_std, fix_target):
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
-    if mode not in ("random", "test"):
-        raise ValueError(f"mode must be 'random' or 'test'; got {mode!r}")
+    check_choice(layout, "layout", LAYOUTS)
+    check_choice(mode, "mode", ("random", "test"))
     if not (np.isfinite(dt) and 0 < dt <= 100):
         raise ValueError(f"dt must be a time step in milliseconds in (0, 100]; got {dt!r}")
-    if not isinstance(n_eachring, (int, np.integer)) or n_eachring < 2:
-        raise ValueError(f"n_eachring must be an int >= 2; got {n_eachring!r}")
+    check_scalar(n_eachring, "n_eachring", int, min_val=2)
     if not (noise_std is None or (np.isfinite(noise_std) and noise_std >= 0)):
         raise ValueError(f"noise_std must be a finite number >= 0; got {noise_std!r}")
     if not (np.isfinite(fix_target) and 0.5 < fix_target <= 1):
@@ -341,11 +337,7 @@ def _check_timing_unused(timing):
 def _check_batch_size(batch_size, mode):
     if batch_size is None and mode == "test":
         return None
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int (None only in test mode); "
-                         f"got {batch_size!r}")
-    return int(batch_size)
+    return check_scalar(batch_size, "batch_size (None only in test mode)", int, min_val=1)
 
 
 def _sample(task, n, rng, mode, dt) -> TrialSpec:

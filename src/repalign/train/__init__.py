@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from .checkpoint import list_checkpoints, load_checkpoint, load_model
 from .config import TrainConfig, checkpoint_steps, lr_at
-from .curriculum import freeze_except_input, freeze_except_rule_column, input_parameters, train_two_stage
+from .curriculum import train_two_stage
+from .freeze import freeze_except_input, freeze_except_rule_column, input_parameters
 from .loop import TrainResult, evaluate, load_curve, task_loss, train
 from .record import Recording, capture, record
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_choice
+
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 LOSSES = ("mse", "ce")
 
@@ -77,10 +79,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer; got {getattr(self, name)!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0; got {self.lr}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}; got {self.loss!r}")
+        check_choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
+        check_choice(self.loss, "loss", LOSSES)
         if self.trainable not in ("all", "rule_column", "input"):
             raise ValueError(f"trainable must be 'all', 'rule_column' or 'input'; got {self.trainable!r}")
         if self.rule_index is not None:

@@ -21,11 +21,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from . import data
 from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint, write_json
 from .config import TrainConfig, checkpoint_steps, lr_at
-from .curriculum import freeze_except_input, freeze_except_rule_column
+from .freeze import freeze_except_input, freeze_except_rule_column
 
 
 @dataclass
@@ -306,8 +307,6 @@ def _fmt_acc(acc: dict[str, float]) -> str:
 def _bar(progress: bool, total: int, initial: int):
     if not progress:
         return None
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, initial=initial, desc="train", unit="step")
 
 

@@ -1,4 +1,6 @@
-"""Run a training job described by a YAML/dict configuration (used by ``repalign train``).
+"""Run a training job described by a YAML/dict configuration (used by ``repalign train``):
+:func:`train_from_config` (``run_config`` is its old name; :func:`repalign.engine.config.run_config`
+is the sweep engine's, a different thing).
 
 Keys: ``model`` (a model spec: ``type`` plus keyword arguments; ``n_input``/``n_output`` are
 taken from the tasks, a leaky RNN's ``dt`` from ``task_kwargs.dt`` (default 20 ms) and ``seed``
@@ -17,14 +19,19 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ..models import build_model
 from .config import TrainConfig
+from .curriculum import train_two_stage
+from .data import io_sizes
+from .loop import train
+from .plot import plot_learning_curves
 
 _RUN_KEYS = {"model", "device", "stage2"}
 
 
 def _load_yaml(path: str | os.PathLike) -> dict:
-    import yaml
-
     if os.path.isdir(path) or not os.path.exists(path):
         raise ValueError(f"config file {path} {'is a directory' if os.path.isdir(path) else 'not found'}")
     with open(path) as fh:
@@ -39,8 +46,6 @@ def _load_yaml(path: str | os.PathLike) -> dict:
 
 def build_configs(cfg: dict) -> tuple[dict, TrainConfig, TrainConfig | None]:
     """``(model_spec, stage1, stage2 or None)`` from a configuration mapping."""
-    from .data import io_sizes
-
     stage1_fields = {k: v for k, v in cfg.items() if k not in _RUN_KEYS}
     stage1 = TrainConfig.from_dict(stage1_fields)
     stage2 = None
@@ -61,14 +66,9 @@ def build_configs(cfg: dict) -> tuple[dict, TrainConfig, TrainConfig | None]:
     return spec, stage1, stage2
 
 
-def run_config(config: str | os.PathLike | dict, out_dir: str | os.PathLike, *, progress: bool = True,
-               resume: bool = True, figure: bool = True) -> dict[str, Any]:
+def train_from_config(config: str | os.PathLike | dict, out_dir: str | os.PathLike, *, progress: bool = True,
+                      resume: bool = True, figure: bool = True) -> dict[str, Any]:
     """Train as ``config`` says into ``out_dir``; returns ``{"stage1": TrainResult, "stage2": ..., "figure": path}``."""
-    from repalign.models import build_model
-
-    from .curriculum import train_two_stage
-    from .loop import train
-
     cfg = _load_yaml(config) if not isinstance(config, dict) else dict(config)
     spec, stage1, stage2 = build_configs(cfg)
     out = Path(out_dir)
@@ -81,8 +81,9 @@ def run_config(config: str | os.PathLike | dict, out_dir: str | os.PathLike, *, 
         r1, r2 = train_two_stage(model, stage1, stage2, out, **kw)
         results = {"stage1": r1, "stage2": r2}
     if figure:
-        from .plot import plot_learning_curves
-
         curves = [r.history for r in results.values()]
         results["figure"] = plot_learning_curves(curves, out / "learning_curve.png", labels=list(results))
     return results
+
+
+run_config = train_from_config  # the old name (``repalign train`` and older scripts call it)
