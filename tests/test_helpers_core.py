@@ -67,6 +67,8 @@ def test_to_jsonable_strict_and_lenient():
         to_jsonable({"s": {1, 2}})
     assert to_jsonable({2, 1}, lenient=True) == [1, 2]
     assert to_jsonable(object(), lenient=True).startswith("<object")
+    kept = to_jsonable({"a": np.float32(np.nan), "b": [np.inf]}, keep_nonfinite=True)
+    assert math.isnan(kept["a"]) and kept["b"] == [math.inf] and type(kept["a"]) is float
 
 
 def test_canonical_json_is_order_free_and_stable():

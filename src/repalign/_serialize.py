@@ -25,15 +25,18 @@ from typing import Any, Callable, IO
 import numpy as np
 
 
-def to_jsonable(obj: Any, name: str = "obj", *, lenient: bool = False) -> Any:
+def to_jsonable(obj: Any, name: str = "obj", *, lenient: bool = False, keep_nonfinite: bool = False) -> Any:
     """``obj`` in plain JSON types (dict, list, str, int, float, bool, None).
 
     numpy arrays and scalars become lists and numbers; tuples and lists become lists; objects with ``to_dict()`` (e.g. :class:`~repalign.stats.CalibrationResult`),
     dataclasses, pandas DataFrames (list of records) and paths are converted. Non-finite floats
     become ``None``. Anything else raises ``ValueError`` naming ``name``; with ``lenient=True``
     it becomes its ``repr``, non-finite floats their ``repr`` and sets sorted lists (the
-    canonical-key policy).
+    canonical-key policy). With ``keep_nonfinite=True`` NaN and infinities stay floats, for files
+    written with ``json.dumps(allow_nan=True)`` whose readers expect the ``NaN`` token (training
+    checkpoints' summaries, the transfer study's caches).
     """
+    kw = {"lenient": lenient, "keep_nonfinite": keep_nonfinite}
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, np.bool_):
@@ -41,25 +44,25 @@ def to_jsonable(obj: Any, name: str = "obj", *, lenient: bool = False) -> Any:
     if isinstance(obj, (int, np.integer)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        if math.isfinite(obj):
+        if math.isfinite(obj) or keep_nonfinite:
             return float(obj)
         return repr(float(obj)) if lenient else None
     if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist(), name, lenient=lenient)
+        return to_jsonable(obj.tolist(), name, **kw)
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v, f"{name}[{k!r}]", lenient=lenient) for k, v in obj.items()}
+        return {str(k): to_jsonable(v, f"{name}[{k!r}]", **kw) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v, f"{name}[{i}]", lenient=lenient) for i, v in enumerate(obj)]
+        return [to_jsonable(v, f"{name}[{i}]", **kw) for i, v in enumerate(obj)]
     if lenient and isinstance(obj, (set, frozenset)):  # strict JSON has no sets: order is a choice
-        return sorted(to_jsonable(v, name, lenient=lenient) for v in obj)
+        return sorted(to_jsonable(v, name, **kw) for v in obj)
     if is_dataframe(obj):
-        return to_jsonable(obj.to_dict(orient="records"), name, lenient=lenient)
+        return to_jsonable(obj.to_dict(orient="records"), name, **kw)
     if hasattr(obj, "to_dict") and callable(obj.to_dict):
-        return to_jsonable(obj.to_dict(), name, lenient=lenient)
+        return to_jsonable(obj.to_dict(), name, **kw)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return to_jsonable(dataclasses.asdict(obj), name, lenient=lenient)
+        return to_jsonable(dataclasses.asdict(obj), name, **kw)
     if lenient:
         return repr(obj)
     raise ValueError(f"{name} holds a value of type {type(obj).__name__}, which has no JSON form")

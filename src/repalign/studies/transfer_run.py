@@ -32,6 +32,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._serialize import to_jsonable
 from .._validation import check_choice
 from ..tasks import accuracy as task_accuracy
 from ..tasks import generate as generate_trials
@@ -232,16 +233,8 @@ def _probe(net, new_task, lay, column: int, n_draws: int, seed: int) -> dict:
 
 
 def _plain(obj: Any) -> Any:
-    """numpy arrays and scalars to lists and floats (recursively)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+    """numpy arrays and scalars to lists and floats (recursively); NaN stays a float."""
+    return to_jsonable(obj, "transfer result", keep_nonfinite=True)
 
 
 # ----------------------------------------------------------------------------- summary

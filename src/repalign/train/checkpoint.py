@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .._serialize import atomic_write
+from .._serialize import atomic_write, to_jsonable
 
 FORMAT = 1
 _NAME = re.compile(r"^step_(\d{8})\.json$")
@@ -33,14 +33,7 @@ _NAME = re.compile(r"^step_(\d{8})\.json$")
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically."""
-    text = json.dumps(obj, indent=2, default=_json_default).encode()
-    atomic_write(path, text)
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    atomic_write(path, json.dumps(to_jsonable(obj, str(path), keep_nonfinite=True), indent=2).encode())
 
 
 def checkpoint_path(out_dir: str | os.PathLike, step: int) -> Path:
@@ -52,7 +45,7 @@ def save_checkpoint(out_dir: str | os.PathLike, state: dict, summary: dict) -> P
     path = checkpoint_path(out_dir, int(state["step"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     state = dict(state)
-    state["model_spec_json"] = json.dumps(state.pop("model_spec", None), default=_json_default)
+    state["model_spec_json"] = json.dumps(to_jsonable(state.pop("model_spec", None), "model_spec", keep_nonfinite=True))
     state = _plain(state)
     atomic_write(path, lambda fh: torch.save({"format": FORMAT, **state}, fh))
     write_json(path.with_suffix(".json"), {**summary, "file": path.name})
