@@ -19,12 +19,13 @@ row of another) return "needs matched samples — not applicable" for measures w
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import silhouette_score
 
+from .._serialize import to_jsonable
 from .._validation import check_random_state
 from ..api import pairwise
 from ..registry import get_measure
@@ -431,17 +432,5 @@ def run_case(case: str, measure: str, params: dict | None = None, quick: bool = 
     return CASES[case](measure, params, quick, seed)
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (np.floating, float)):
-        return None if not np.isfinite(x) else float(x)
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
+# The report card's JSON conversion is the project's one converter (kept under its old name here).
+_jsonable = to_jsonable
