@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .._serialize import to_jsonable, versions, write_json
-from .cases import CASES
 from .cells import Cell, run_cells
 from .rates import VERDICT_RULE, format_rate, parse_seeds, summarise
-from .report import DEFAULT_MEASURES, _check_names
+from .report import _check_names
 from .tuning import RULE, cell_params, choose, grid_for, grid_points, rate_table
 
 DEFAULT_TUNING_SEEDS = tuple(range(1000, 1005))

@@ -72,7 +72,7 @@ def binomial_interval(k: int, n: int, confidence: float = 0.95, method: str = "w
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def verdict(interval: tuple[float, float], n: int, threshold: float = 0.5) -> str:
