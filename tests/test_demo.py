@@ -71,7 +71,8 @@ def test_json_holds_every_analysis(runs):
     i, j = names.index("frozen_s0@0.00"), names.index("finetune_s0@0.00")
     assert lr["measures"]["procrustes"]["dissimilarity"][i][j] == pytest.approx(0, abs=1e-6)
     card = data["report_card"]
-    assert {r["measure"] for r in card["results"]} == {"procrustes", "cka"}
+    assert {r["measure"] for r in card["cells"]} == {"procrustes", "cka"}
+    assert all(c["n_seeds"] == 4 and c["interval"] is not None for c in card["cells"])  # both cases apply
     assert data["feedback_alignment"]["networks"]["dfa"]["layers"]
     assert any(t["section"] == "Report card" for t in doc["tables"])
 

@@ -345,15 +345,20 @@ def test_study_commands_take_figure_format():
 def test_demo_report_card_finding_counts_passes():
     from repalign.demo import _section_report_card
 
-    def row(m, c, status):
-        return {"measure": m, "case": c, "status": status, "detail": {}}
+    from repalign.bench.rates import summarise
 
-    card = {"results": [row("dsa", "ring", "PASS"), row("cka", "ring", "FAIL"), row("dsa", "walk", "PASS"),
-                        row("rsa", "walk", "ERROR"), row("procrustes", "walk", "n.a.")]}
+    def row(m, c, statuses):
+        return {"measure": m, "case": c, **summarise(statuses, [1.0] * len(statuses))}
+
+    card = {"evaluation_seeds": [0, 1, 2, 3], "interval": {"method": "wilson", "confidence": 0.95},
+            "cells": [row("dsa", "ring", ["PASS"] * 4), row("cka", "ring", ["FAIL", "PASS", "FAIL", "FAIL"]),
+                      row("dsa", "walk", ["PASS"] * 4), row("rsa", "walk", ["ERROR"] * 4),
+                      row("procrustes", "walk", ["n.a."] * 4)]}
     rep = Report("r")
     _section_report_card(rep, {"card": card, "table": [["measure"], ["dsa"]]}, {"quick": False})
     assert rep.to_dict()["findings"]["Report card"] == (
-        "2 of 4 applicable measure-case criteria pass; fails: cka on ring (FAIL), rsa on walk (ERROR) "
+        "Over seeds 0, 1, 2, 3: 2 of 4 applicable measure-case cells PASS (the 95% wilson interval of the pass "
+        "rate lies above 0.5); not PASS: cka on ring (1/4 MIXED [0.05, 0.70]), rsa on walk (ERROR) "
         "(1 not applicable).")
 
 

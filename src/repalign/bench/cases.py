@@ -19,12 +19,13 @@ row of another) return "needs matched samples — not applicable" for measures w
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import silhouette_score
 
+from .._serialize import to_jsonable
 from .._validation import check_random_state
 from ..api import pairwise
 from ..registry import get_measure
@@ -46,22 +47,23 @@ from ..systems.linear import rotation
 
 NOT_APPLICABLE = "needs matched samples — not applicable"
 
-# Parameters per measure and case, used unless the caller overrides them.  DSA: 4 delays
-# and the rank of the latent state (2; 3 for Lorenz), except rank 3 for the deformation case
-# (the nonlinear warps need one more mode); chosen on seeds 0 and 1 over n_delays in
-# {1, 4, 8} x rank in {2, 3, 4, 6} (see docs/report_card.md for the sensitivity).
+# Parameters per measure and case, used unless the caller overrides them.  DSA: the values
+# chosen by the held-out rule of repalign.bench.tuning (quick cases, tuning seeds 1000-1004,
+# disjoint from the evaluation seeds 0-19; grids rank {2, 3, 4, 6} x n_delays {1, 2, 4, 8} and,
+# for the paper-style Lorenz sets with delay interval 4, rank {4, 8, 12} x n_delays {5, 10, 15}).
+# Before issue 24 they were chosen on seeds 0-1 (n_delays 4, rank 2 / 3; Lorenz sets 10 and 8);
+# see docs/report_card.md for both and for the sensitivity heatmaps.
 DEFAULT_PARAMS: dict[str, dict[str, dict]] = {
     "dsa": {
-        "circle_oval_walk": {"n_delays": 4, "rank": 2},
-        "lorenz_regimes": {"n_delays": 4, "rank": 3},
-        "deformation": {"n_delays": 4, "rank": 3},
-        "noise_robustness": {"n_delays": 4, "rank": 2},
-        "motifs": {"n_delays": 4, "rank": 2},
-        "fixed_point_topology": {"n_delays": 4, "rank": 2},
-        # The paper-style Lorenz sets (200 steps, min-max scaled): a longer, sparser embedding.
-        "lorenz_regimes_matched": {"n_delays": 10, "delay_interval": 4, "rank": 8},
-        "lorenz_noise_matched": {"n_delays": 10, "delay_interval": 4, "rank": 8},
-        "lorenz_ratio_matched": {"n_delays": 10, "delay_interval": 4, "rank": 8},
+        "circle_oval_walk": {"n_delays": 1, "rank": 2},
+        "lorenz_regimes": {"n_delays": 1, "rank": 2},
+        "deformation": {"n_delays": 2, "rank": 3},
+        "noise_robustness": {"n_delays": 1, "rank": 2},
+        "motifs": {"n_delays": 2, "rank": 3},
+        "fixed_point_topology": {"n_delays": 1, "rank": 2},
+        "lorenz_regimes_matched": {"n_delays": 5, "delay_interval": 4, "rank": 4},
+        "lorenz_noise_matched": {"n_delays": 5, "delay_interval": 4, "rank": 4},
+        "lorenz_ratio_matched": {"n_delays": 5, "delay_interval": 4, "rank": 4},
     },
 }
 # The DMD spectrum comparison takes the same DMD parameters as DSA.
@@ -431,17 +433,5 @@ def run_case(case: str, measure: str, params: dict | None = None, quick: bool = 
     return CASES[case](measure, params, quick, seed)
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (np.floating, float)):
-        return None if not np.isfinite(x) else float(x)
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
+# The report card's JSON conversion is the project's one converter (kept under its old name here).
+_jsonable = to_jsonable

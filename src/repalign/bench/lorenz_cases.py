@@ -44,7 +44,6 @@ PASS_NOISE_TO_SIGNAL = 0.5
 PASS_FALLS = 0.8
 TIME_STRIDE = 4
 REGIME_RHOS = {"one_point": (0.25, 0.5, 0.75), "two_points": (5.0, 10.0, 15.0), "chaotic": (30.0, 40.0, 50.0)}
-DSA_PARAMS = {"n_delays": 10, "delay_interval": 4, "rank": 8}
 
 
 def _size(quick: bool) -> tuple[int, tuple]:

@@ -12,7 +12,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..registry import names as registered_names
-from .cases import CASES, CaseResult, _jsonable, run_case
+from .._serialize import to_jsonable, write_json
+from .cases import CASES, CaseResult, run_case
 
 DEFAULT_MEASURES = ("dsa", "procrustes", "cka", "rsa")
 
@@ -46,7 +47,7 @@ class ReportCard:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return _jsonable({"measures": self.measures, "cases": self.cases, "quick": self.quick, "seed": self.seed,
+        return to_jsonable({"measures": self.measures, "cases": self.cases, "quick": self.quick, "seed": self.seed,
                           "skipped": self.skipped, "results": [r.to_dict() for r in self.results]})
 
     def write(self, out: str | Path, figures: bool = True) -> list[Path]:
@@ -54,13 +55,13 @@ class ReportCard:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "report_card.json", out / "report_card.csv"]
-        paths[0].write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False))
+        write_json(paths[0], self.to_dict(), indent=1)
         with open(paths[1], "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["measure", "case", "score", "status", "criterion", "params", "seconds"])
             for r in self.results:
                 w.writerow([r.measure, r.case, "" if r.score is None else f"{r.score:.6g}", r.status, r.criterion,
-                            json.dumps(_jsonable(r.detail.get("params", {}))), f"{r.detail.get('seconds', 0):.2f}"])
+                            json.dumps(to_jsonable(r.detail.get("params", {}))), f"{r.detail.get('seconds', 0):.2f}"])
         if figures:
             paths += [plot_case(self, c, out / f"{c}.png") for c in self.cases]
         return paths
@@ -103,16 +104,8 @@ def run_report_card(
     progress : callable, optional
         Called with a one-line message after each cell.
     """
-    cases = list(cases) if cases is not None else list(CASES)
-    unknown = [c for c in cases if c not in CASES]
-    if unknown:
-        raise ValueError(f"unknown case(s) {unknown}; valid: {', '.join(CASES)}")
-    wanted = list(measures) if measures is not None else list(DEFAULT_MEASURES)
-    known = set(registered_names())
-    card = ReportCard([m for m in wanted if m in known], cases, quick, seed)
-    card.skipped = {m: "not a registered measure" for m in wanted if m not in known}
-    if measures is not None and card.skipped:
-        raise ValueError(f"unknown measure(s) {sorted(card.skipped)}; registered: {', '.join(sorted(known))}")
+    measures, cases, skipped = _check_names(measures, cases)
+    card = ReportCard(measures, cases, quick, seed, skipped=skipped)
     for m in card.measures:
         for c in cases:
             t0 = time.perf_counter()
@@ -125,6 +118,21 @@ def run_report_card(
             if progress:
                 progress(f"{m:>14} {c:<22} {format_cell(r):<14} {r.detail['seconds']:6.1f} s")
     return card
+
+
+def _check_names(measures: Sequence[str] | None, cases: Sequence[str] | None) -> tuple[list, list, dict]:
+    """(measures, cases, skipped): unknown names raise ValueError, except unregistered
+    default measures, which are skipped (listed with the reason)."""
+    cases = list(cases) if cases is not None else list(CASES)
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        raise ValueError(f"unknown case(s) {unknown}; valid: {', '.join(CASES)}")
+    wanted = list(measures) if measures is not None else list(DEFAULT_MEASURES)
+    known = set(registered_names())
+    skipped = {m: "not a registered measure" for m in wanted if m not in known}
+    if measures is not None and skipped:
+        raise ValueError(f"unknown measure(s) {sorted(skipped)}; registered: {', '.join(sorted(known))}")
+    return [m for m in wanted if m in known], cases, skipped
 
 
 # ---------------------------------------------------------------------------- figures
