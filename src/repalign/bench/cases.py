@@ -1,11 +1,11 @@
 """Report-card cases: systems with known ground truth, and what a good measure should say.
 
 Every case is ``case(measure, params, quick, seed) -> CaseResult``.  Scores of similarity
-measures are turned into distances before any criterion is applied (:func:`to_distance`):
-
-* the CKA family (linear / RBF / debiased CKA): d = arccos(clip(s, -1, 1)), the angle
-  between the centred Gram matrices;
-* any other similarity with range (lo, hi): d = hi - s (e.g. 1 - s for scores in [0, 1]).
+measures are turned into distances before any criterion is applied, by the measure's own
+:meth:`~repalign.registry.Measure.to_distance` (one convention for the report card, figures and
+studies): the CKA family declares ``distance_form = "angle"``, d = arccos(clip(s, -1, 1)), the
+angle between the centred Gram matrices; any other similarity with range (lo, hi) gives
+d = hi - s (e.g. 1 - s for scores in [0, 1]).
 
 Each system is centred (:func:`centre`) before it is compared.  Distance matrices are
 symmetrised ((D + D^T) / 2), their diagonal set to 0 and negative
@@ -115,16 +115,8 @@ def needs_matched(measure: str) -> bool:
 
 
 def to_distance(M: np.ndarray, measure: str) -> np.ndarray:
-    """Scores of ``measure`` as distances (see module docstring)."""
-    m = get_measure(measure)
-    info = m.info()
-    M = np.asarray(M, dtype=np.float64)
-    if info.kind == "distance":
-        return M
-    if "cka" in type(m).name:
-        return np.arccos(np.clip(M, -1.0, 1.0))
-    hi = info.range[1]
-    return (hi if np.isfinite(hi) else 0.0) - M
+    """Scores of ``measure`` as distances: :meth:`repalign.registry.Measure.to_distance`."""
+    return get_measure(measure).to_distance(M)
 
 
 def centre(data: np.ndarray) -> np.ndarray:

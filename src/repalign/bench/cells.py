@@ -21,7 +21,7 @@ import numpy as np
 from .._runtime import limited_threads
 from .._serialize import to_jsonable, write_json
 from .._validation import check_scalar
-from ..engine.sweep import _Executor
+from ..engine.executor import _Executor
 from .cases import CaseResult, run_case
 
 CELL_FORMAT = 1  # bump when a case's numbers change meaning, so old cell files are not reused
