@@ -13,8 +13,11 @@ def register(sub) -> None:
         "JSON and CSV with one figure per case (see docs/report_card.md).",
     )
     p.add_argument("--measures", default=None,
-                   help="comma-separated measure names (default: dsa,procrustes,cka,rsa, those registered)")
-    p.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
+                   help="comma-separated measure names, or 'all' (default: dsa,procrustes,cka,rsa, those "
+                   "registered; with --cases resi: all)")
+    p.add_argument("--cases", default=None,
+                   help="comma-separated case names; 'resi' = ReSi's six tests on trained networks, "
+                   "cached in OUT/resi_models (default: all but ReSi's)")
     p.add_argument("--quick", action="store_true", help="smaller systems, fewer realisations (< 2 min)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output folder for report_card.json/.csv and figures")
@@ -26,11 +29,30 @@ def _split(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _resi_hook(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | None]:
+    """Expand 'resi' into ReSi's six cases and 'all' into every measure; cache networks under --out."""
+    import os
+
+    from repalign.bench.cases import CASE_GROUPS
+    from repalign.registry import names
+
+    cases = _split(args.cases)
+    if cases is not None:
+        cases = [c for name in cases for c in CASE_GROUPS.get(name, (name,))]
+    measures = _split(args.measures)
+    resi = cases is not None and any(c in CASE_GROUPS["resi"] for c in cases)
+    if measures == ["all"] or (measures is None and resi and all(c in CASE_GROUPS["resi"] for c in cases)):
+        measures = [m for m in names() if not m.startswith("_")]
+    if resi:
+        os.environ.setdefault("REPALIGN_RESI_CACHE", os.path.join(args.out, "resi_models"))
+    return measures, cases
+
+
 def run(args: argparse.Namespace) -> int:
     from repalign.bench import run_report_card
 
-    card = run_report_card(_split(args.measures), _split(args.cases), quick=args.quick, seed=args.seed,
-                           progress=print)
+    measures, cases = _resi_hook(args)
+    card = run_report_card(measures, cases, quick=args.quick, seed=args.seed, progress=print)
     for m, why in card.skipped.items():
         print(f"skipped {m}: {why}")
     print()
