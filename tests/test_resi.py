@@ -184,6 +184,9 @@ def test_every_resi_case_end_to_end_on_tiny_networks(tiny):
             assert len(arch["accuracy"]) == 4 and blind.score == 0.0
     dsa = resi.RESI_CASES["resi_layers"]("dsa", quick=True, seed=0)
     assert dsa.status == "n.a." and "trials" in dsa.detail["reason"]
+    # Subspaces of one unit space: the 64-unit hidden layers and the 10 logits cannot be compared.
+    pa = resi.RESI_CASES["resi_layers"]("principal_angles", quick=True, seed=0)
+    assert pa.status == "n.a." and pa.detail["reason"].startswith(resi.NOT_SAME_WIDTH)
     # Networks trained on true labels vs on random ones: CKA ranks the pairs better than chance.
     arch = resi.RESI_CASES["resi_labels"]("cka", quick=True, seed=0).detail["per_arch"]["mlp"]
     assert arch["auprc"] > arch["chance"] == pytest.approx(1 / 5)

@@ -20,7 +20,6 @@ and :func:`load_net` reads a file back with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import sys
@@ -36,8 +35,9 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from .._serialize import atomic_write
 from .._runtime import limited_threads
+from .._serialize import atomic_write
+from .._validation import check_choice, check_scalar
 
 N_CLASSES = 10
 SIDE = 10  # padded image side
@@ -69,20 +69,16 @@ class NetSpec:
     batch: int = 128
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}; got {self.arch!r}")
-        for name in ("width", "depth", "epochs", "batch"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive int; got {v!r}")
-        if not 0.0 < self.train_fraction <= 1.0:
-            raise ValueError(f"train_fraction must be in (0, 1]; got {self.train_fraction!r}")
-        if not 0.0 <= self.label_noise <= 1.0:
-            raise ValueError(f"label_noise must be in [0, 1]; got {self.label_noise!r}")
-        if self.shortcut is not None and not 0.0 <= self.shortcut <= 1.0:
-            raise ValueError(f"shortcut must be None or in [0, 1]; got {self.shortcut!r}")
-        if self.noise < 0:
-            raise ValueError(f"noise must be >= 0; got {self.noise!r}")
+        check_choice(self.arch, "arch", ARCHS)
+        checks = {"width": (int, 1, None, "both"), "depth": (int, 1, None, "both"), "epochs": (int, 1, None, "both"),
+                  "batch": (int, 1, None, "both"), "seed": (int, 0, None, "both"),
+                  "train_fraction": (float, 0.0, 1.0, "right"), "label_noise": (float, 0.0, 1.0, "both"),
+                  "shortcut": (float, 0.0, 1.0, "both"), "noise": (float, 0.0, None, "both"),
+                  "lr": (float, 0.0, None, "neither")}
+        for name, (kind, lo, hi, inc) in checks.items():  # normalised (1 -> 1.0), so equal specs hash equal
+            v = check_scalar(getattr(self, name), name, kind, min_val=lo, max_val=hi, include_boundaries=inc,
+                             allow_none=name == "shortcut")
+            object.__setattr__(self, name, v)
 
     def key(self) -> str:
         """A file name stem unique to the spec."""
@@ -205,16 +201,10 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     return Path(p)
 
 
-def _save(path: Path, trained: dict) -> None:
-    buf = io.BytesIO()
-    torch.save(trained, buf)
-    atomic_write(path, buf.getvalue())
-
-
 def _train_and_save(spec: NetSpec, folder: str) -> str:
-    path = Path(folder) / f"{spec.key()}.pt"
-    _save(path, train_net(spec))
-    return str(path)
+    """Train ``spec`` and write it atomically to FOLDER/<key>.pt (a crash leaves no half file)."""
+    trained = train_net(spec)
+    return str(atomic_write(Path(folder) / f"{spec.key()}.pt", lambda fh: torch.save(trained, fh)))
 
 
 def load_net(spec: NetSpec, folder: str | os.PathLike | None = None) -> tuple[DigitsNet, dict] | None:
