@@ -185,7 +185,7 @@ def _plot_noise(ax, r: CaseResult) -> None:
 
 def _plot_scatter(ax, r: CaseResult) -> None:
     fd = r.figure_data
-    jitter = np.linspace(-0.08, 0.08, len(fd["x"]))
+    jitter = np.linspace(-0.08, 0.08, len(fd["x"])) if fd.get("jitter", True) else 0.0  # off: continuous x
     ax.plot(np.asarray(fd["x"]) + jitter, fd["y"], "o", alpha=0.7)
     ax.set_xlabel(fd.get("xlabel", "shared motifs"))
     ax.set_ylabel("distance")

@@ -183,7 +183,8 @@ def _functional_case(case: str, measure: str, params, quick: bool, seed: int,
         if not fig:
             F = next(iter(targets(z).values()))
             iu = np.triu_indices(len(D), 1)
-            fig = {"kind": "scatter", "x": F[iu].tolist(), "y": D[iu].tolist(), "xlabel": next(iter(tests))}
+            fig = {"kind": "scatter", "x": F[iu].tolist(), "y": D[iu].tolist(), "xlabel": next(iter(tests)),
+                   "jitter": False}
     score = float(np.mean([t["spearman"] for a in per_arch.values() for t in a["tests"].values()]))
     detail.update({"per_arch": per_arch, "n_eval": size.n_eval, "n_perm": size.n_perm})
     return CaseResult(case, measure, score, all(a["passed"] for a in per_arch.values()), criterion, detail, fig)
