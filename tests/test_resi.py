@@ -2,6 +2,8 @@
 
 import argparse
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -203,3 +205,9 @@ def test_resi_cases_are_registered_but_not_default(monkeypatch):
     assert os.environ[rm.CACHE_ENV] == os.path.join("OUTDIR", "resi_models")
     args = argparse.Namespace(cases="motifs", measures="cka", out="OUTDIR")
     assert _resi_hook(args) == (["cka"], ["motifs"])
+
+
+def test_the_card_imports_without_torch():
+    """torch is an optional extra: only running a ReSi case imports it."""
+    code = "import sys, repalign.bench, repalign.bench.resi; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})

@@ -42,7 +42,6 @@ import numpy as np
 from ..api import pairwise
 from ..registry import get_measure
 from .cases import CaseResult, _header, _seeds, to_distance
-from .resi_models import NetSpec, eval_inputs, representations, train_all
 from .resi_scores import group_auprc, group_auprc_test, layer_order_test, mantel_spearman
 
 ALPHA = 0.05
@@ -86,7 +85,8 @@ class Zoo:
 def _seed_specs(arch: str, size: Size, seed: int) -> tuple[list, list]:
     """Tests 1, 2, 6: one architecture, different seeds, epochs geometric from 1 to max_epochs."""
     ep = np.round(size.max_epochs ** (np.arange(size.n_seeds) / (size.n_seeds - 1))).astype(int)
-    return [NetSpec(arch=arch, epochs=int(e), seed=s) for e, s in zip(ep, _seeds(seed, size.n_seeds))], list(ep)
+    spec = _torch_models().NetSpec
+    return [spec(arch=arch, epochs=int(e), seed=s) for e, s in zip(ep, _seeds(seed, size.n_seeds))], list(ep)
 
 
 def _group_specs(test: str, arch: str, size: Size, seed: int) -> tuple[list, list]:
@@ -94,10 +94,10 @@ def _group_specs(test: str, arch: str, size: Size, seed: int) -> tuple[list, lis
     offset = {"labels": 101, "shortcut": 202, "augmentation": 303}[test]
     seeds = iter(_seeds(seed + offset, len(LEVELS) * size.per_group))
     field = {"labels": "label_noise", "shortcut": "shortcut", "augmentation": "noise"}[test]
-    specs, labels = [], []
+    spec, specs, labels = _torch_models().NetSpec, [], []
     for level in LEVELS:
         for _ in range(size.per_group):
-            specs.append(NetSpec(arch=arch, epochs=size.group_epochs, seed=next(seeds), **{field: level}))
+            specs.append(spec(arch=arch, epochs=size.group_epochs, seed=next(seeds), **{field: level}))
             labels.append(level)
     return specs, labels
 
@@ -119,17 +119,32 @@ def zoo(test: str, arch: str, quick: bool, seed: int) -> Zoo:
     size = SIZES[bool(quick)]
     key = (test, arch, size, int(seed))
     if key not in _ZOOS:
-        train_all([s for t in TESTS for s in _specs(t, arch, size, seed)[0]])
-        specs, labels = _specs(test, arch, size, seed)
-        nets = train_all(specs)
-        X, y = eval_inputs(size.n_eval, shortcut=test == "shortcut", seed=seed)
-        layers = [representations(net, X) for net, _ in nets]
-        logits = np.stack([L[-1] for L in layers])
-        probs = np.exp(logits - logits.max(axis=2, keepdims=True))
-        probs /= probs.sum(axis=2, keepdims=True)
-        acc = (probs.argmax(axis=2) == y[None, :]).mean(axis=1)
-        _ZOOS[key] = Zoo(specs, labels, layers, probs, acc)
+        _ZOOS[key] = _build_zoo(test, arch, size, seed)
     return _ZOOS[key]
+
+
+def _torch_models():
+    """repalign.bench.resi_models, imported here: torch is an optional extra, and the rest of the
+    card (``import repalign.bench``) must work without it."""
+    try:
+        from . import resi_models
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("ReSi's cases train networks and need torch: pip install 'repalign[torch]'") from exc
+    return resi_models
+
+
+def _build_zoo(test: str, arch: str, size: Size, seed: int) -> Zoo:
+    rm = _torch_models()
+    rm.train_all([s for t in TESTS for s in _specs(t, arch, size, seed)[0]])
+    specs, labels = _specs(test, arch, size, seed)
+    nets = rm.train_all(specs)
+    X, y = rm.eval_inputs(size.n_eval, shortcut=test == "shortcut", seed=seed)
+    layers = [rm.representations(net, X) for net, _ in nets]
+    logits = np.stack([L[-1] for L in layers])
+    probs = np.exp(logits - logits.max(axis=2, keepdims=True))
+    probs /= probs.sum(axis=2, keepdims=True)
+    acc = (probs.argmax(axis=2) == y[None, :]).mean(axis=1)
+    return Zoo(specs, labels, layers, probs, acc)
 
 
 # ---------------------------------------------------------------------------- distances
