@@ -173,17 +173,20 @@ def test_every_resi_case_end_to_end_on_tiny_networks(tiny):
     for case in CASE_GROUPS["resi"]:
         blind = resi.RESI_CASES[case](_BlindStatic.name, quick=True, seed=0)
         assert blind.passed is False, (case, blind.score)
-        r = resi.RESI_CASES[case]("cka", quick=True, seed=0)
-        assert r.passed in (True, False) and np.isfinite(r.score), case
-        arch = r.detail["per_arch"]["mlp"]
-        if case in ("resi_labels", "resi_shortcut", "resi_augmentation"):
-            assert r.score == pytest.approx(group_auprc(np.asarray(arch["distance"]), arch["levels"]))
-            assert blind.score == pytest.approx(chance_auprc(arch["levels"]))
-        elif case == "resi_layers":
-            assert r.score == pytest.approx(np.mean([violation_rate(np.asarray(M)) for M in arch["distance"]]))
-            assert arch["units"] == [64, 64, 64, 64, 10]
-        else:
-            assert len(arch["accuracy"]) == 4 and blind.score == 0.0
+        for measure in ("cka", "procrustes"):
+            r = resi.RESI_CASES[case](measure, quick=True, seed=0)
+            assert r.passed in (True, False) and np.isfinite(r.score), case
+            arch = r.detail["per_arch"]["mlp"]
+            if case in ("resi_labels", "resi_shortcut", "resi_augmentation"):
+                assert r.score == pytest.approx(group_auprc(np.asarray(arch["distance"]), arch["levels"]))
+                assert blind.score == pytest.approx(chance_auprc(arch["levels"]))
+            elif case == "resi_layers":
+                assert r.score == pytest.approx(np.mean([violation_rate(np.asarray(M)) for M in arch["distance"]]))
+                assert arch["units"] == [64, 64, 64, 64, 10]
+            else:
+                assert len(arch["accuracy"]) == 4 and blind.score == 0.0
+                tests = arch["tests"]
+                assert all(-1 <= t["spearman"] <= 1 and 0 < t["p_value"] <= 1 for t in tests.values())
     dsa = resi.RESI_CASES["resi_layers"]("dsa", quick=True, seed=0)
     assert dsa.status == "n.a." and "trials" in dsa.detail["reason"]
     # Subspaces of one unit space: the 64-unit hidden layers and the 10 logits cannot be compared.
