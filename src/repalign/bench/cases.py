@@ -416,6 +416,14 @@ from .lorenz_cases import MATCHED_CASES  # noqa: E402
 
 CASES.update(MATCHED_CASES)
 
+# ReSi's six tests on small trained networks (issue 25; repalign/bench/resi.py): registered, but
+# run only when named (`--cases resi`): they train networks, so the default card leaves them out.
+from .resi import RESI_CASES  # noqa: E402
+
+CASES.update(RESI_CASES)
+CASE_GROUPS = {"resi": tuple(RESI_CASES)}
+DEFAULT_CASES = tuple(c for c in CASES if c not in RESI_CASES)
+
 
 def run_case(case: str, measure: str, params: dict | None = None, quick: bool = False, seed: int = 0) -> CaseResult:
     """Run one case by name (see :data:`CASES`)."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..registry import names as registered_names
 from .._serialize import to_jsonable, write_json
-from .cases import CASES, CaseResult, run_case
+from .cases import CASES, DEFAULT_CASES, CaseResult, run_case
 
 DEFAULT_MEASURES = ("dsa", "procrustes", "cka", "rsa")
 
@@ -93,7 +93,7 @@ def run_report_card(
     measures : sequence of str
         Registered measure names; unregistered ones are skipped (listed in ``skipped``).
     cases : sequence of str
-        Names from :data:`repalign.bench.cases.CASES`.
+        Names from :data:`repalign.bench.cases.CASES` (default: ``DEFAULT_CASES``, all but ReSi's).
     quick : bool
         Smaller systems and fewer realisations (the whole card in well under 2 minutes).
     seed : int
@@ -123,7 +123,7 @@ def run_report_card(
 def _check_names(measures: Sequence[str] | None, cases: Sequence[str] | None) -> tuple[list, list, dict]:
     """(measures, cases, skipped): unknown names raise ValueError, except unregistered
     default measures, which are skipped (listed with the reason)."""
-    cases = list(cases) if cases is not None else list(CASES)
+    cases = list(cases) if cases is not None else list(DEFAULT_CASES)
     unknown = [c for c in cases if c not in CASES]
     if unknown:
         raise ValueError(f"unknown case(s) {unknown}; valid: {', '.join(CASES)}")
@@ -193,7 +193,7 @@ def _plot_noise(ax, r: CaseResult) -> None:
 
 def _plot_scatter(ax, r: CaseResult) -> None:
     fd = r.figure_data
-    jitter = np.linspace(-0.08, 0.08, len(fd["x"]))
+    jitter = np.linspace(-0.08, 0.08, len(fd["x"])) if fd.get("jitter", True) else 0.0  # off: continuous x
     ax.plot(np.asarray(fd["x"]) + jitter, fd["y"], "o", alpha=0.7)
     ax.set_xlabel(fd.get("xlabel", "shared motifs"))
     ax.set_ylabel("distance")

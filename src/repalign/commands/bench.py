@@ -14,8 +14,11 @@ def register(sub) -> None:
         "with binomial intervals, parameters chosen on disjoint tuning seeds, and sensitivity heatmaps.",
     )
     p.add_argument("--measures", default=None,
-                   help="comma-separated measure names (default: dsa,procrustes,cka,rsa, those registered)")
-    p.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
+                   help="comma-separated measure names, or 'all' (default: dsa,procrustes,cka,rsa, those "
+                   "registered; with --cases resi: all)")
+    p.add_argument("--cases", default=None,
+                   help="comma-separated case names; 'resi' = ReSi's six tests on trained networks, "
+                   "cached in OUT/resi_models (default: all but ReSi's)")
     p.add_argument("--quick", action="store_true", help="smaller systems, fewer realisations (< 2 min)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the single-seed card (default 0)")
     p.add_argument("--seeds", default=None,
@@ -42,13 +45,34 @@ def _seeds_or_none(value: str | None):
     return () if value is not None and value.strip().lower() == "none" else value
 
 
+def _resi_hook(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | None]:
+    """Expand 'resi' into ReSi's six cases and 'all' into every measure; cache networks under --out."""
+    import os
+
+    from repalign.bench.cases import CASE_GROUPS
+    from repalign.registry import names
+
+    cases = _split(args.cases)
+    if cases is not None:
+        cases = [c for name in cases for c in CASE_GROUPS.get(name, (name,))]
+    measures = _split(args.measures)
+    resi = cases is not None and any(c in CASE_GROUPS["resi"] for c in cases)
+    if measures == ["all"] or (measures is None and resi and all(c in CASE_GROUPS["resi"] for c in cases)):
+        measures = [m for m in names() if not m.startswith("_")]
+    if resi:
+        os.environ.setdefault("REPALIGN_RESI_CACHE", os.path.join(args.out, "resi_models"))
+        if getattr(args, "jobs", 1) > 1:  # each cell worker trains what it needs, one process each
+            os.environ.setdefault("REPALIGN_RESI_JOBS", "1")
+    return measures, cases
+
+
 def run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         return _run_multiseed(args)
     from repalign.bench import run_report_card
 
-    card = run_report_card(_split(args.measures), _split(args.cases), quick=args.quick, seed=args.seed,
-                           progress=print)
+    measures, cases = _resi_hook(args)
+    card = run_report_card(measures, cases, quick=args.quick, seed=args.seed, progress=print)
     for m, why in card.skipped.items():
         print(f"skipped {m}: {why}")
     print()
@@ -61,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
 def _run_multiseed(args: argparse.Namespace) -> int:
     from repalign.bench import run_multiseed_card
 
-    card = run_multiseed_card(_split(args.measures), _split(args.cases), seeds=args.seeds, quick=args.quick,
+    measures, cases = _resi_hook(args)
+    card = run_multiseed_card(measures, cases, seeds=args.seeds, quick=args.quick,
                               tuning_seeds=_seeds_or_none(args.tuning_seeds),
                               sensitivity_seeds=_seeds_or_none(args.sensitivity_seeds), out=args.out,
                               jobs=args.jobs, scheduler=args.scheduler, interval=args.interval, progress=print)
