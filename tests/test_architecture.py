@@ -38,7 +38,7 @@ def test_building_the_parser_imports_neither_torch_nor_pandas_nor_the_engine():
     """`repalign --help` must stay fast: the heavy layers load when a command runs, not before."""
     code = ("import sys; from repalign.cli import build_parser; build_parser(); "
             "print(sorted(m for m in ('torch', 'pandas', 'matplotlib.pyplot', 'repalign.engine', 'repalign.studies',"
-            " 'repalign.train', 'repalign.bench') if m in sys.modules))")
+            " 'repalign.train', 'repalign.report_card') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from repalign.cli import main
-from repalign.demo import STAGES
+from repalign.studies.demo import STAGES
 
 N_SECTIONS = len(STAGES) - 1  # one report section per computing stage ("report" itself has none)
 

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from repalign.groups import alternating, cyclic, dihedral, get_group, real_irreps, symmetric
+from repalign.studies.finite_groups import alternating, cyclic, dihedral, get_group, real_irreps, symmetric
 
 SPECS = ["C1", "C2", "C5", "C12", "D3", "D4", "D6", "S2", "S3", "S4", "S5", "A4", "A5"]
 ORDERS = {"C1": 1, "C2": 2, "C5": 5, "C12": 12, "D3": 6, "D4": 8, "D6": 12, "S2": 2, "S3": 6, "S4": 24,

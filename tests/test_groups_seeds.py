@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from repalign.groups import get_group, real_irreps
+from repalign.studies.finite_groups import get_group, real_irreps
 from repalign.studies import groups as G
 from repalign.studies import groups_seeds as GS
 from repalign.studies.groups_analysis import SeedAnalysis, effective_embeddings, seed_logit_similarity

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import linregress, mannwhitneyu
 
-from repalign.bench import run_case
+from repalign.report_card import run_case
 from repalign.studies import lorenz as lz
 from repalign.studies.lorenz_report import cache_in, save
 from repalign.studies.lorenz_stats import auc, linear_r2, noise_effects

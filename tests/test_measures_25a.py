@@ -387,7 +387,7 @@ def test_new_measures_calibrate_and_run_in_the_engine(name, tmp_path):
 
 
 def test_new_measures_in_the_engine_and_the_report_card(tmp_path):
-    from repalign.bench import run_case
+    from repalign.report_card import run_case
     from repalign.engine import load, sweep
 
     rng = np.random.default_rng(18)

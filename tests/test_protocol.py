@@ -13,7 +13,7 @@ import pytest
 
 import repalign
 from repalign import engine, registry
-from repalign.bench import run_case
+from repalign.report_card import run_case
 from repalign.engine.store import measure_key
 from repalign.registry import Comparison, Measure, SHADOWING_PARAMS
 

@@ -343,9 +343,9 @@ def test_study_commands_take_figure_format():
 
 
 def test_demo_report_card_finding_counts_passes():
-    from repalign.demo import _section_report_card
+    from repalign.studies.demo import _section_report_card
 
-    from repalign.bench.rates import summarise
+    from repalign.report_card.rates import summarise
 
     def row(m, c, statuses):
         return {"measure": m, "case": c, **summarise(statuses, [1.0] * len(statuses))}

@@ -1,4 +1,4 @@
-"""The metric report card (repalign.bench) and the `repalign bench` command."""
+"""The metric report card (repalign.report_card) and the `repalign bench` command."""
 
 import csv
 import json
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import repalign
-from repalign.bench import NOT_APPLICABLE, CaseResult, run_case, run_report_card, to_distance
-from repalign.bench.cases import CASES, DEFAULT_CASES, distance_matrix, silhouette
+from repalign.report_card import NOT_APPLICABLE, CaseResult, run_case, run_report_card, to_distance
+from repalign.report_card.cases import CASES, DEFAULT_CASES, distance_matrix, silhouette
 from repalign.cli import main
 from _helpers import toy_measures
 from repalign.registry import Measure

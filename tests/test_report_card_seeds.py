@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from repalign.bench import CaseResult, binomial_interval, parse_seeds, run_case, run_multiseed_card
-from repalign.bench import tuning as tuning_mod
-from repalign.bench.cases import CASES
-from repalign.bench.rates import quantiles, summarise, verdict
-from repalign.bench.tuning import choose
+from repalign.report_card import CaseResult, binomial_interval, parse_seeds, run_case, run_multiseed_card
+from repalign.report_card import tuning as tuning_mod
+from repalign.report_card.cases import CASES
+from repalign.report_card.rates import quantiles, summarise, verdict
+from repalign.report_card.tuning import choose
 from repalign.cli import main
 
 TINY_GRID = {"rank": (2, 3), "n_delays": (1, 2)}

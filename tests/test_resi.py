@@ -1,4 +1,4 @@
-"""ReSi's six tests on small trained networks (repalign.bench.resi*): scores, cache, end to end."""
+"""ReSi's six tests on small trained networks (repalign.report_card.resi*): scores, cache, end to end."""
 
 import argparse
 import os
@@ -11,10 +11,10 @@ import torch
 from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score
 
-from repalign.bench import resi
-from repalign.bench import resi_models as rm
-from repalign.bench.cases import CASES, CASE_GROUPS, DEFAULT_CASES
-from repalign.bench.resi_scores import (
+from repalign.report_card import resi
+from repalign.report_card import resi_models as rm
+from repalign.report_card.cases import CASES, CASE_GROUPS, DEFAULT_CASES
+from repalign.report_card.resi_scores import (
     average_precision,
     chance_auprc,
     group_auprc,
@@ -212,5 +212,5 @@ def test_resi_cases_are_registered_but_not_default(monkeypatch):
 
 def test_the_card_imports_without_torch():
     """torch is an optional extra: only running a ReSi case imports it."""
-    code = "import sys, repalign.bench, repalign.bench.resi; assert 'torch' not in sys.modules"
+    code = "import sys, repalign.report_card, repalign.report_card.resi; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})

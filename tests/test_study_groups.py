@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repalign.groups import get_group, real_irreps
+from repalign.studies.finite_groups import get_group, real_irreps
 from repalign.studies import groups as G
 
 import torch

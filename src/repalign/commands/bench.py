@@ -49,7 +49,7 @@ def _resi_hook(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | 
     """Expand 'resi' into ReSi's six cases and 'all' into every measure; cache networks under --out."""
     import os
 
-    from repalign.bench.cases import CASE_GROUPS
+    from repalign.report_card.cases import CASE_GROUPS
     from repalign.registry import names
 
     cases = _split(args.cases)
@@ -69,7 +69,7 @@ def _resi_hook(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | 
 def run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         return _run_multiseed(args)
-    from repalign.bench import run_report_card
+    from repalign.report_card import run_report_card
 
     measures, cases = _resi_hook(args)
     card = run_report_card(measures, cases, quick=args.quick, seed=args.seed, progress=print)
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_multiseed(args: argparse.Namespace) -> int:
-    from repalign.bench import run_multiseed_card
+    from repalign.report_card import run_multiseed_card
 
     measures, cases = _resi_hook(args)
     card = run_multiseed_card(measures, cases, seeds=args.seeds, quick=args.quick,

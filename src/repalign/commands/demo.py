@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import run_demo  # trains torch networks: imported when the command runs, not for --help
+    from ..studies.demo import run_demo  # trains torch networks: imported when the command runs, not for --help
 
     run_demo(args.out, quick=args.quick, seed=args.seed, progress=not args.no_progress,
              figure_formats=args.figure_format)

@@ -37,7 +37,7 @@ DEMO_STAGE_DIRS = ("report_card", "transfer", "learning", "feedback_alignment", 
 def find_outputs(folder: str | Path) -> list[tuple[StudyReader, Path]]:
     """Every (reader, JSON file) under ``folder`` (depth <= 3), sorted by reader then path;
     files inside a demo's stage folders are left out when ``folder`` holds a demo."""
-    from ..demo import RESULTS_FILE
+    from ..studies.demo import RESULTS_FILE
 
     folder = Path(folder)
     demo_dirs = {d.parent for d in _walk(folder, RESULTS_FILE)}
@@ -56,8 +56,8 @@ def _walk(folder: Path, pattern: str, depth: int = 3) -> list[Path]:
 
 def build_report(folder: str | Path, title: str | None = None) -> Report:
     """The report of everything recognised in ``folder`` (a demo and/or study outputs)."""
-    from ..demo import RESULTS_FILE
-    from ..demo import build_report as demo_report
+    from ..studies.demo import RESULTS_FILE
+    from ..studies.demo import build_report as demo_report
 
     folder = Path(folder)
     if not folder.is_dir():

@@ -4,7 +4,7 @@ After Chughtai, Chan & Nanda (2023), "A Toy Model of Universality" (ICML), scale
 
 Setup
 -----
-* Task: for a finite group G (:func:`repalign.groups.get_group`), predict ``c = a b`` from the
+* Task: for a finite group G (:func:`repalign.studies.finite_groups.get_group`), predict ``c = a b`` from the
   pair ``(a, b)``; all ``|G|^2`` pairs, indexed ``p = a |G| + b``. A seeded ``train_fraction``
   of them is the training set, the rest the test set.
 * Network (no biases): ``logits(a, b) = U relu(W [E_L[a] ; E_R[b]])`` with left / right
@@ -16,7 +16,7 @@ Setup
 
 Metrics (per checkpoint; all on every pair unless said otherwise)
 -----------------------------------------------------------------
-For each real irrep rho of G (:func:`repalign.groups.real_irreps`, dimension d):
+For each real irrep rho of G (:func:`repalign.studies.finite_groups.real_irreps`, dimension d):
 
 * Embedding fraction: the span of rho in R^|G| is that of the d^2 functions ``g -> rho(g)_ij``
   (orthonormalised; a realified complex irrep spans fewer than d^2 dimensions). With ``E``
@@ -55,7 +55,7 @@ import torch
 from .._runtime import available_cpus
 from .._serialize import versions
 from .._validation import check_choice, check_scalar
-from ..groups import Group, Irrep, get_group, real_irreps
+from .finite_groups import Group, Irrep, get_group, real_irreps
 from ..report.figstyle import save_figure
 from ..train.checkpoint import write_json
 from ..train.config import checkpoint_steps as _log_schedule

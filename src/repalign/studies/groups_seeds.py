@@ -26,7 +26,7 @@ import numpy as np
 
 from .._serialize import versions
 from .._validation import check_scalar
-from ..groups import get_group, real_irreps
+from .finite_groups import get_group, real_irreps
 from ..train.checkpoint import write_json
 from .groups import GENERALISED_ACCURACY, Analysis, Config, set_threads, split_pairs, train
 from .groups_analysis import SeedAnalysis

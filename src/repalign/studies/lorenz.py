@@ -18,7 +18,7 @@ dt = 0.01, ``T`` = 200 steps, ``trials`` = 200 trajectories from initial points 
 
 Measures. Every score is a distance in **radians**: DSA's angular score (in [0, pi]); CKA as
 arccos(linear CKA) (in [0, pi / 2]); angular Procrustes (in [0, pi / 2]); other measures via
-:func:`repalign.bench.cases.to_distance`. Matched-sample measures see the flattened
+:func:`repalign.report_card.cases.to_distance`. Matched-sample measures see the flattened
 (trials x time, 3) arrays, whose rows correspond within every pair here. DSA: HAVOK DMD with
 ``n_delays`` = 33, ``delay_interval`` = 6, rank 20 (regimes) or 50 (the rest), capped at each
 system's numerical rank (repalign does not fit exactly rank-deficient directions; the noise-free
@@ -38,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..api import pairwise
-from ..bench.cases import to_distance
+from ..report_card.cases import to_distance
 from ..dynamics.dmd import DMD
 from ..dynamics.dsa import dsa_from_operators
 from ..dynamics.embedding import delay_embed

@@ -48,7 +48,7 @@ from ..systems.linear import rotation
 NOT_APPLICABLE = "needs matched samples — not applicable"
 
 # Parameters per measure and case, used unless the caller overrides them.  DSA: the values
-# chosen by the held-out rule of repalign.bench.tuning (quick cases, tuning seeds 1000-1004,
+# chosen by the held-out rule of repalign.report_card.tuning (quick cases, tuning seeds 1000-1004,
 # disjoint from the evaluation seeds 0-19; grids rank {2, 3, 4, 6} x n_delays {1, 2, 4, 8} and,
 # for the paper-style Lorenz sets with delay interval 4, rank {4, 8, 12} x n_delays {5, 10, 15}).
 # Before issue 24 they were chosen on seeds 0-1 (n_delays 4, rank 2 / 3; Lorenz sets 10 and 8);
@@ -416,7 +416,7 @@ from .lorenz_cases import MATCHED_CASES  # noqa: E402
 
 CASES.update(MATCHED_CASES)
 
-# ReSi's six tests on small trained networks (issue 25; repalign/bench/resi.py): registered, but
+# ReSi's six tests on small trained networks (issue 25; repalign/report_card/resi.py): registered, but
 # run only when named (`--cases resi`): they train networks, so the default card leaves them out.
 from .resi import RESI_CASES  # noqa: E402
 

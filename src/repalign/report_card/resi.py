@@ -1,10 +1,10 @@
 """ReSi's six tests (Klabunde et al. 2024) on small networks trained on digits, as report-card cases.
 
 Every case is ``case(measure, params, quick, seed) -> CaseResult`` like the other cases of
-:mod:`repalign.bench.cases`; ``repalign bench --cases resi`` runs all six. Networks come from
-:mod:`repalign.bench.resi_models` (trained once, cached on disk, shared by every measure of a
+:mod:`repalign.report_card.cases`; ``repalign bench --cases resi`` runs all six. Networks come from
+:mod:`repalign.report_card.resi_models` (trained once, cached on disk, shared by every measure of a
 run through an in-memory table). Scores are ReSi's, on distances (similarities converted by
-:func:`repalign.bench.cases.to_distance`; matrices symmetrised):
+:func:`repalign.report_card.cases.to_distance`; matrices symmetrised):
 
 1. ``resi_accuracy``   -- networks of one architecture, different seeds and training lengths:
    Spearman(d(penultimate layers), |accuracy difference|); PASS if > 0 with Mantel p < 0.05.
@@ -124,8 +124,8 @@ def zoo(test: str, arch: str, quick: bool, seed: int) -> Zoo:
 
 
 def _torch_models():
-    """repalign.bench.resi_models, imported here: torch is an optional extra, and the rest of the
-    card (``import repalign.bench``) must work without it."""
+    """repalign.report_card.resi_models, imported here: torch is an optional extra, and the rest of the
+    card (``import repalign.report_card``) must work without it."""
     try:
         from . import resi_models
     except ImportError as exc:  # pragma: no cover - depends on the environment

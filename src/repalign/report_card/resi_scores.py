@@ -1,7 +1,7 @@
 """ReSi's scores (Klabunde et al. 2024) on a matrix of representational distances.
 
 Every function takes *distances* (smaller = more similar; similarities are converted by
-:func:`repalign.bench.cases.to_distance` first) and works on plain numpy arrays:
+:func:`repalign.report_card.cases.to_distance` first) and works on plain numpy arrays:
 
 * :func:`average_precision` -- the area under the precision-recall curve, computed as
   scikit-learn's ``average_precision_score`` does (step interpolation, ties grouped);

@@ -2,7 +2,7 @@
 
 Stages (a tqdm bar runs over them):
 
-1. **report card** — the measures on test cases with known answers (:mod:`repalign.bench`);
+1. **report card** — the measures on test cases with known answers (:mod:`repalign.report_card`);
 2. **transfer** — small RNNs pretrained on two tasks, then taught a new task through its rule
    input only; does the new task run inside the pretrained activity subspace?
    (:mod:`repalign.studies.transfer_run`);
@@ -40,7 +40,7 @@ STAGES = ("report card", "transfer", "learning", "feedback alignment", "lorenz",
 
 def demo_params(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Every parameter of the demo (``quick``: the reduced demo of the tests)."""
-    from .studies.transfer_run import DEFAULT_RULESETS, default_params
+    from .transfer_run import DEFAULT_RULESETS, default_params
 
     seeds = [seed] if quick else [seed, seed + 1]
     return {
@@ -93,7 +93,7 @@ def _default(o: Any) -> Any:
 
 
 def _report_card(p: dict, out: Path) -> tuple[dict, bool]:
-    from .bench import run_multiseed_card
+    from ..report_card import run_multiseed_card
 
     def compute() -> dict:  # pass rates over a few seeds; DEFAULT_PARAMS, no tuning or sensitivity panel here
         card = run_multiseed_card(p["measures"], p["cases"], seeds=p["seeds"], quick=p["quick"], tuning_seeds=None,
@@ -105,19 +105,19 @@ def _report_card(p: dict, out: Path) -> tuple[dict, bool]:
 
 
 def _feedback(p: dict, out: Path) -> tuple[dict, bool]:
-    from .studies import feedback_alignment as FA
+    from . import feedback_alignment
 
     def compute() -> dict:
-        res = FA.run_study(FA.Config(**p))
-        FA.save(res, out / "feedback_alignment")
+        res = feedback_alignment.run_study(feedback_alignment.Config(**p))
+        feedback_alignment.save(res, out / "feedback_alignment")
         return res
 
     res, reused = _cached_json(out / "feedback_alignment" / "stage.json", p, compute)
     fig = out / "feedback_alignment" / "feedback_alignment.png"
-    from .report.figstyle import current_formats
+    from ..report.figstyle import current_formats
 
     if not all(fig.with_suffix(f".{f}").exists() for f in current_formats()):
-        FA.plot(res, fig)
+        feedback_alignment.plot(res, fig)
     return res, reused
 
 
@@ -134,9 +134,9 @@ def run_demo(out: str | Path = "repalign-demo", *, quick: bool = False, seed: in
     """
     from tqdm.auto import tqdm
 
-    from .report.figstyle import paper_style, parse_formats
-    from .report.html import software_versions
-    from ._runtime import limited_threads
+    from ..report.figstyle import paper_style, parse_formats
+    from ..report.html import software_versions
+    from .._runtime import limited_threads
 
     formats = parse_formats(figure_formats)
 
@@ -183,14 +183,14 @@ def _run_stage(stage: str, params: dict, out: Path, results: dict) -> dict:
         results["report_card"], reused = _report_card(params["report_card"], out)
         return {"reused": reused}
     if stage == "transfer":
-        from .studies.transfer_run import run_transfer
+        from .transfer_run import run_transfer
 
         p = dict(params["transfer"])
         results["transfer"] = run_transfer(out_dir=out / "transfer", **p)
         c = results["transfer"]["counters"]
         return {"reused": c["trained"] == 0 and c["analysed"] == 0, **c}
     if stage == "learning":
-        from .studies.learning import learning_dissimilarity, train_learning_groups
+        from .learning import learning_dissimilarity, train_learning_groups
 
         p = params["learning"]
         counters = {"trained": 0, "loaded": 0}
@@ -217,11 +217,11 @@ def _run_stage(stage: str, params: dict, out: Path, results: dict) -> dict:
 def _compositional(p: dict, out: Path) -> tuple[dict, bool]:
     """The compositional study at its tiny preset (seconds; ``repalign study compositional --quick``
     and ``docs/compositional.md`` hold the real runs)."""
-    from .studies import compositional as C
+    from . import compositional
 
     def compute() -> dict:
-        params = {**C.default_params("tiny"), **p}
-        res = C.run_study(params, out / "compositional", backend="serial", progress=False, log=lambda s: None)
+        params = {**compositional.default_params("tiny"), **p}
+        res = compositional.run_study(params, out / "compositional", backend="serial", progress=False, log=lambda s: None)
         kept = {k: res[k] for k in ("model", "preset", "dissimilarity", "tests", "expected_ordering", "figures",
                                     "group_matrix")}
         return {**kept, "over_learning": {k: res["over_learning"].get(k) for k in ("grid", "binned")}}
@@ -232,7 +232,7 @@ def _compositional(p: dict, out: Path) -> tuple[dict, bool]:
 # ----------------------------------------------------------------------------- report
 def _write_results(params: dict, results: dict, run: dict, history: list[dict], out: Path) -> Path:
     """Store what the report is built from in ``out/demo_results.json`` (strict JSON)."""
-    from .report import to_jsonable
+    from ..report import to_jsonable
 
     doc = to_jsonable({"params": params, "results": results, "run": run, "history": history}, "demo results")
     path = out / RESULTS_FILE
@@ -245,7 +245,7 @@ def _write_results(params: dict, results: dict, run: dict, history: list[dict], 
 def build_report(out: str | Path, rep=None):
     """The demo's :class:`~repalign.report.Report` from ``out/demo_results.json`` (nothing is
     recomputed; figures are read from ``out``). Sections are added to ``rep`` when given."""
-    from .report import Report
+    from ..report import Report
 
     out = Path(out)
     path = out / RESULTS_FILE
@@ -307,7 +307,7 @@ def _overview(params: dict, run: dict) -> str:
 
 
 def _section_report_card(rep, rc: dict, p: dict) -> None:
-    from .bench.rates import format_rate
+    from ..report_card.rates import format_rate
 
     card = rc["card"]
     cells = card["cells"]
@@ -331,7 +331,7 @@ def _section_report_card(rep, rc: dict, p: dict) -> None:
 
 
 def _section_transfer(rep, tr: dict) -> None:
-    from .studies.transfer_run import EPOCHS
+    from .transfer_run import EPOCHS
 
     rows = tr["basis_statement"]["rows"]
     n = sum(r["networks"] for r in rows)
@@ -403,13 +403,13 @@ def _transfer_caption(key: str) -> str:
 
 
 def _span(values) -> str:
-    from .report.tables import span
+    from ..report.tables import span
 
     return span(values, ".2f", "-")
 
 
 def _transfer_figure_data(tr: dict, key: str) -> Any:
-    from .studies.transfer_run import EPOCHS
+    from .transfer_run import EPOCHS
 
     kind, *rest = key.split("/")
     if kind == "variance":
@@ -428,7 +428,7 @@ def _acc(d: dict) -> str:
 
 
 def _section_learning(rep, lr: dict, p: dict) -> None:
-    from .report import Interval, pivot
+    from ..report import Interval, pivot
 
     rep.section("Dissimilarity over learning", finding=_learning_finding(lr), params=p)
     rep.text("Networks that learn the new task from scratch, through the rule column of a frozen pretrained "
@@ -481,18 +481,18 @@ def _learning_figure_data(lr: dict, key: str) -> Any:
 
 
 def _section_feedback(rep, fa: dict, out: Path) -> None:
-    from .report.studies import feedback_alignment_section
+    from ..report.studies import feedback_alignment_section
 
     feedback_alignment_section(rep, fa, out / "feedback_alignment" / "feedback_alignment.png")
 
 
 def _lorenz(p: dict, seed: int, out: Path) -> tuple[dict, bool]:
-    from .studies import lorenz as lz
-    from .studies.lorenz_report import save
+    from . import lorenz
+    from .lorenz_report import save
 
     def compute() -> dict:
-        cfg = lz.tiny_config(seed=seed, **{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()})
-        res = lz.run_study(cfg)
+        cfg = lorenz.tiny_config(seed=seed, **{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()})
+        res = lorenz.run_study(cfg)
         save(res, out / "lorenz")
         return res
 
@@ -500,8 +500,8 @@ def _lorenz(p: dict, seed: int, out: Path) -> tuple[dict, bool]:
 
 
 def _section_lorenz(rep, res: dict, out: Path) -> None:
-    from .report.readers_lorenz import lorenz_finding
-    from .studies.lorenz_report import effect_rows, head_to_head
+    from ..report.readers_lorenz import lorenz_finding
+    from .lorenz_report import effect_rows, head_to_head
 
     rep.section("Lorenz attractor test cases (Guilhot et al. 2024), tiny setting",
                 finding=(f"{lorenz_finding(res)} Tiny setting (few trajectories, small DSA rank): compare shapes, "
@@ -531,7 +531,7 @@ def _section_compositional(rep, co: dict) -> None:
     rep.table([{"measure": m, "a": r["a"], "b": r["b"], "t": r["t"], "p_adj (BH)": r["p_adj"],
                 "p_perm_adj": r["p_perm_adj"]} for m, rows in co["tests"].items() for r in rows],
               caption="t-tests between groups, Benjamini-Hochberg corrected; permutation test over labels")
-    from .report.readers_compositional import CAPTIONS, _figure_data
+    from ..report.readers_compositional import CAPTIONS, _figure_data
 
     for key in ("heatmaps", "over_learning"):
         if key in co.get("figures", {}):

@@ -3,16 +3,16 @@
 ``run_multiseed_card(seeds=range(20), tuning_seeds=range(1000, 1005))`` runs, for every
 (measure, case):
 
-1. **tuning** (measures with a grid in :data:`repalign.bench.tuning.TUNING_GRIDS`): every grid
-   point on the tuning seeds; the parameters are chosen by :data:`repalign.bench.tuning.RULE`;
+1. **tuning** (measures with a grid in :data:`repalign.report_card.tuning.TUNING_GRIDS`): every grid
+   point on the tuning seeds; the parameters are chosen by :data:`repalign.report_card.tuning.RULE`;
 2. **evaluation**: the chosen parameters on the evaluation seeds (disjoint from the tuning
-   seeds), summarised as ``k/n`` passes, a binomial interval (:mod:`repalign.bench.rates`),
+   seeds), summarised as ``k/n`` passes, a binomial interval (:mod:`repalign.report_card.rates`),
    a verdict and the score's median and interquartile range;
 3. **sensitivity**: every grid point on the sensitivity seeds (default: the evaluation seeds;
    reported only, never used to choose), drawn as a heatmap per case.
 
 Every (measure, case, params, seed) cell is stored under ``out/cells`` as it finishes and reused
-when the run is resumed (:mod:`repalign.bench.cells`).
+when the run is resumed (:mod:`repalign.report_card.cells`).
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def run_multiseed_card(
 
     Parameters
     ----------
-    measures, cases : as :func:`repalign.bench.run_report_card` (defaults: dsa, procrustes,
+    measures, cases : as :func:`repalign.report_card.run_report_card` (defaults: dsa, procrustes,
         cka, rsa; every registered case).
     seeds : ints or ``"0-19"``
         Evaluation seeds: each cell's pass rate is over these.
@@ -169,7 +169,7 @@ def run_multiseed_card(
         Where finished cells are stored (``out/cells``) and reused on a resumed run.
     jobs, scheduler : local worker processes, or a Dask scheduler address.
     confidence, interval, threshold : the binomial interval (``"wilson"`` or ``"exact"``) and
-        the verdict's threshold on the pass rate (:data:`repalign.bench.rates.VERDICT_RULE`).
+        the verdict's threshold on the pass rate (:data:`repalign.report_card.rates.VERDICT_RULE`).
     progress : callable, optional
         Called with one line per finished cell.
     """

@@ -6,7 +6,7 @@ ties go to the point whose grid neighbours (one step along one axis) pass most o
 average (a plateau rather than a knife edge), then to the smaller values, axis by axis in the
 grid's order (for DSA: the smaller rank, then the fewer delays).  Grid points the measure
 rejects (e.g. a rank above the embedding dimension) are never chosen.  Measures without a grid
-keep their defaults and :data:`repalign.bench.cases.DEFAULT_PARAMS` (a rule that needs no
+keep their defaults and :data:`repalign.report_card.cases.DEFAULT_PARAMS` (a rule that needs no
 tuning).
 """
 

@@ -93,14 +93,14 @@ def run_report_card(
     measures : sequence of str
         Registered measure names; unregistered ones are skipped (listed in ``skipped``).
     cases : sequence of str
-        Names from :data:`repalign.bench.cases.CASES` (default: ``DEFAULT_CASES``, all but ReSi's).
+        Names from :data:`repalign.report_card.cases.CASES` (default: ``DEFAULT_CASES``, all but ReSi's).
     quick : bool
         Smaller systems and fewer realisations (the whole card in well under 2 minutes).
     seed : int
         Seed of every random draw of every case.
     params : dict, optional
         ``{measure: {case: {param: value}}}`` overriding the defaults of
-        :data:`repalign.bench.cases.DEFAULT_PARAMS`.
+        :data:`repalign.report_card.cases.DEFAULT_PARAMS`.
     progress : callable, optional
         Called with a one-line message after each cell.
     """
