@@ -109,14 +109,15 @@ class SpectralWasserstein(Measure):
 
     def _validate_params(self) -> None:
         check_dmd_params(**{k: self.params[k] for k in DMD_PARAMS})
-        if self.p not in (1, 2) or isinstance(self.p, bool):
-            raise ValueError(f"p must be 1 or 2; got {self.p!r}")
-        if not isinstance(self.pad, (bool, np.bool_)):
-            raise ValueError(f"pad must be True or False; got {self.pad!r}")
+        p, pad = self.params["p"], self.params["pad"]
+        if p not in (1, 2) or isinstance(p, bool):
+            raise ValueError(f"p must be 1 or 2; got {p!r}")
+        if not isinstance(pad, (bool, np.bool_)):
+            raise ValueError(f"pad must be True or False; got {pad!r}")
 
     def _prepare(self, trials: list[np.ndarray]) -> _SpectrumState:
         dmd = DMD(**{k: self.params[k] for k in DMD_PARAMS}).fit(trials)
         return _SpectrumState(dmd.eigenvalues, dmd.rank)
 
     def _compare(self, a: _SpectrumState, b: _SpectrumState) -> float:
-        return spectral_wasserstein(a.eigenvalues, b.eigenvalues, p=self.p, pad=self.pad)
+        return spectral_wasserstein(a.eigenvalues, b.eigenvalues, p=self.params["p"], pad=self.params["pad"])

@@ -57,6 +57,7 @@ class Config:
     # part 2
     epochs: int = 30
     lr: float = 1e-3
+    recurrent_lr: float = 1e-2
     batch_size: int = 64
     adv_epsilon: float = 0.1
     epsilons: tuple = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)

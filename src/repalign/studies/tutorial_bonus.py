@@ -46,7 +46,7 @@ def run_paths(cfg, progress: Callable[[str], None] = print, ckpt: str | None = N
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     data = load_digits_split(cfg.seed)
-    nets = train_networks(data, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, adv_epsilon=cfg.adv_epsilon,
+    nets = train_networks(data, epochs=cfg.epochs, lr=cfg.lr, recurrent_lr=cfg.recurrent_lr, batch_size=cfg.batch_size, adv_epsilon=cfg.adv_epsilon,
                           seed=cfg.seed, workers=cfg.workers, ckpt=ckpt, progress=progress)
     models = {k: v["model"] for k, v in nets.items()}
     xt, yt = torch.from_numpy(data["x_test"]), torch.from_numpy(data["y_test"])
