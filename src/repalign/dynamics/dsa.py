@@ -39,6 +39,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._validation import check_choice
 from ..registry import Comparison, Measure, register
 from .dmd import DMD, DMD_PARAMS, check_dmd_params
 from .kernel_dmd import KernelDMD, check_kernel_params, n_centers
@@ -68,10 +69,8 @@ class _DSAState:
 
 
 def _check_vf_params(group: Any, score: Any, n_restarts: Any, scores: tuple = SCORES) -> None:
-    if group not in GROUPS:
-        raise ValueError(f"group must be one of {GROUPS}; got {group!r}")
-    if score not in scores:
-        raise ValueError(f"score must be one of {scores}; got {score!r}")
+    check_choice(group, "group", GROUPS)
+    check_choice(score, "score", scores)
     if isinstance(n_restarts, bool) or not isinstance(n_restarts, (int, np.integer)) or n_restarts < 0:
         raise ValueError(f"n_restarts must be a non-negative integer; got {n_restarts!r}")
 
@@ -107,8 +106,7 @@ class DSA(Measure):
         check_dmd_params(**{k: p[k] for k in DMD_PARAMS})
         check_kernel_params(*(p[k] for k in KERNEL_PARAMS))
         _check_vf_params(p["group"], p["score"], p["n_restarts"], DSA_SCORES)
-        if p["wasserstein_compare"] not in WASSERSTEIN_COMPARE:
-            raise ValueError(f"wasserstein_compare must be one of {WASSERSTEIN_COMPARE}; got {p['wasserstein_compare']!r}")
+        check_choice(p["wasserstein_compare"], "wasserstein_compare", WASSERSTEIN_COMPARE)
         if p["score"] == "wasserstein" and p["wasserstein_compare"] is None:
             raise ValueError("score='wasserstein' needs wasserstein_compare='eig' or 'sv'")
         _check_device(p["device"], p["group"])

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import as_trials
+from .._validation import as_trials, check_choice, check_scalar
 from .dmd import DMD
 from .kernel_dmd import KernelDMD
 
@@ -32,10 +32,7 @@ MODES = ("reencode", "koopman")
 
 
 def _check_ints(context: Any, horizon: Any) -> tuple[int, int]:
-    for v, name in ((context, "context"), (horizon, "horizon")):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    return int(context), int(horizon)
+    return check_scalar(context, "context", int, min_val=1), check_scalar(horizon, "horizon", int, min_val=1)
 
 
 def _delay_row(hist: np.ndarray, t: int, D: int, tau: int) -> np.ndarray:
@@ -62,8 +59,7 @@ def forecast(dmd: DMD, X: Any, context: int, horizon: int, mode: str = "reencode
     dmd._check_fitted()
     if dmd.steps_ahead != 1:
         raise ValueError(f"forecast needs a DMD fitted with steps_ahead=1; got steps_ahead={dmd.steps_ahead}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    check_choice(mode, "mode", MODES)
     context, horizon = _check_ints(context, horizon)
     D, tau = dmd.n_delays, dmd.delay_interval
     need = (D - 1) * tau + 1

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist, pdist
 
-from .._validation import check_random_state
+from .._validation import check_choice, check_random_state, check_scalar
 from .dmd import DMD
 
 __all__ = ["KernelDMD", "KERNELS", "check_kernel_params", "kernel_matrix", "n_centers"]
@@ -46,19 +46,15 @@ KERNELS = ("linear", "rbf", "laplacian", "polynomial")
 
 def check_kernel_params(kernel: Any, num_centers: Any, kernel_width: Any, kernel_degree: Any) -> None:
     """Raise ValueError naming the first invalid kernel parameter (``kernel=None``: no kernel)."""
-    if kernel is not None and kernel not in KERNELS:
-        raise ValueError(f"kernel must be None or one of {KERNELS}; got {kernel!r}")
-    is_int = isinstance(num_centers, (int, np.integer)) and not isinstance(num_centers, bool)
-    is_frac = isinstance(num_centers, (float, np.floating)) and 0 < num_centers <= 1
-    if not ((is_int and num_centers >= 1) or is_frac):
-        raise ValueError(f"num_centers must be a fraction in (0, 1] or a positive integer count; got {num_centers!r}")
-    if kernel_width is not None and not (
-        isinstance(kernel_width, (int, float, np.integer, np.floating)) and not isinstance(kernel_width, bool)
-        and np.isfinite(kernel_width) and kernel_width > 0
-    ):
-        raise ValueError(f"kernel_width must be a positive number or None (median heuristic); got {kernel_width!r}")
-    if isinstance(kernel_degree, bool) or not isinstance(kernel_degree, (int, np.integer)) or kernel_degree < 1:
-        raise ValueError(f"kernel_degree must be a positive integer; got {kernel_degree!r}")
+    check_choice(kernel, "kernel", (None,) + KERNELS)
+    if isinstance(num_centers, (float, np.floating)):
+        check_scalar(num_centers, "num_centers (a fraction of the embedded rows)", float, min_val=0.0, max_val=1.0,
+                     include_boundaries="right")
+    else:
+        check_scalar(num_centers, "num_centers (a fraction in (0, 1] or a count)", int, min_val=1)
+    check_scalar(kernel_width, "kernel_width (None: median heuristic)", float, min_val=0.0,
+                 include_boundaries="neither", allow_none=True)
+    check_scalar(kernel_degree, "kernel_degree", int, min_val=1)
 
 
 def n_centers(num_centers: float | int, n: int) -> int:

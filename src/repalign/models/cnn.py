@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._validation import check_scalar
+
 __all__ = ["SmallCNN", "RecurrentCNN", "fgsm", "layer_activations", "MODELS"]
 
 
@@ -54,8 +56,7 @@ class RecurrentCNN(nn.Module):
 
     def __init__(self, time_steps: int = 5, n_classes: int = 10) -> None:
         super().__init__()
-        if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
-            raise ValueError(f"time_steps must be a positive integer; got {time_steps!r}")
+        time_steps = check_scalar(time_steps, "time_steps", int, min_val=1)
         self.conv1 = nn.Conv2d(1, 16, 3, 1)
         self.conv2 = nn.Conv2d(16, 16, 3, 1, padding=1)
         self.step = nn.ReLU()  # its output is the recurrent state after each step
@@ -82,8 +83,7 @@ MODELS = {"cnn": SmallCNN, "recurrent": RecurrentCNN}
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epsilon: float) -> torch.Tensor:
     """FGSM images ``clip(x + epsilon * sign(grad_x CE(model(x), y)), 0, 1)`` (model in its
     current mode; the caller's ``x`` is not modified; parameter gradients are left untouched)."""
-    if not (isinstance(epsilon, (int, float)) and not isinstance(epsilon, bool) and epsilon >= 0):
-        raise ValueError(f"epsilon must be a non-negative number; got {epsilon!r}")
+    epsilon = check_scalar(epsilon, "epsilon", float, min_val=0.0)
     xa = x.detach().clone().requires_grad_(True)
     loss = F.cross_entropy(model(xa), y, reduction="sum")
     (grad,) = torch.autograd.grad(loss, xa)

@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._serialize import versions
+from .._validation import check_scalar
 from ..api import pairwise
 from ..dynamics.examples import circle_oval_walk
 from ..dynamics.forecast import select_dmd
@@ -73,9 +75,7 @@ class Config:
     def validate(self) -> None:
         for k in ("T", "n_delays", "delay_interval", "seeds", "epochs", "per_class", "null_draws", "n_boot", "workers",
                   "forecast_horizon", "batch_size"):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{k} must be a positive integer; got {v!r}")
+            check_scalar(getattr(self, k), k, int, min_val=1)
         if not self.ranks:
             raise ValueError("ranks must list at least one rank (None = full rank)")
         unknown = set(self.parts) - {"dynamics", "paths"}
@@ -222,7 +222,7 @@ def run_study(cfg: Config, progress: Callable[[str], None] = print, ckpt: str | 
     """Both parts; ``ckpt``: folder for the networks' checkpoints (resume)."""
     cfg.validate()
     t0 = time.perf_counter()
-    res: dict[str, Any] = {"config": asdict(cfg)}
+    res: dict[str, Any] = {"config": asdict(cfg), "versions": versions()}
     if "dynamics" in cfg.parts:
         progress("part 1: Circle / Oval / Walk")
         res["dynamics"] = run_dynamics(cfg, progress)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._serialize import write_json
 from ..report.figstyle import save_figure
-from ..report.jsonable import to_jsonable
 
 __all__ = ["save", "markdown", "findings"]
 
@@ -208,9 +207,7 @@ def save(res: dict, out: str | Path, figures: bool = True) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     res = {**res, "findings": findings(res)}
     paths = {"json": out / "study_tutorial.json", "md": out / "study_tutorial.md"}
-    tmp = paths["json"].with_suffix(".tmp")
-    tmp.write_text(json.dumps(to_jsonable(res), indent=1, allow_nan=False))
-    tmp.replace(paths["json"])
+    write_json(paths["json"], res, indent=1)
     paths["md"].write_text(markdown(res))
     if figures:
         if "dynamics" in res:

@@ -27,6 +27,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .._runtime import limited_threads
+from .._serialize import atomic_write
+from .._validation import check_scalar
 from ..models.cnn import MODELS, fgsm
 
 __all__ = ["NETWORKS", "train_networks", "train_one", "build"]
@@ -45,7 +48,11 @@ def _spec_key(spec: dict) -> str:
 def train_one(spec: dict) -> dict:
     """Train (or resume) one network; ``spec``: name, epochs, lr, batch_size, adv_epsilon, seed,
     data (the arrays), ckpt (folder or None). Returns ``{"name", "state", "curve", "seconds", "resumed"}``."""
-    torch.set_num_threads(1)
+    with limited_threads(1):
+        return _train_one(spec)
+
+
+def _train_one(spec: dict) -> dict:
     name, data = spec["name"], spec["data"]
     key_spec = {k: v for k, v in spec.items() if k not in ("data", "ckpt", "epochs")}  # more epochs resume
     key_spec["data_sha1"] = hashlib.sha1(np.ascontiguousarray(data["x_train"]).tobytes()
@@ -89,10 +96,7 @@ def train_one(spec: dict) -> dict:
 
 
 def _save(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def train_networks(data: dict, *, epochs: int, lr: float = 1e-3, recurrent_lr: float = 1e-2, batch_size: int = 64,
@@ -102,8 +106,7 @@ def train_networks(data: dict, *, epochs: int, lr: float = 1e-3, recurrent_lr: f
     """Train the three networks (module docstring); Adam at ``lr``, the small recurrent network
     at ``recurrent_lr`` (at 1e-3 it reaches only ~50 % test accuracy in 8 epochs, ~93 % at 1e-2).
     Returns ``{name: {"model", "curve", "seconds", "resumed"}}`` with each model in eval mode."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer; got {workers!r}")
+    workers = check_scalar(workers, "workers", int, min_val=1)
     specs = [{"name": n, "epochs": int(epochs), "lr": float(recurrent_lr if n == "recurrent" else lr), "batch_size": int(batch_size),
               "adv_epsilon": float(adv_epsilon), "seed": int(seed), "data": data,
               "ckpt": None if ckpt is None else str(ckpt)} for n in NETWORKS]
