@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import LinAlgError, eigh, solve
 
-from .._validation import as_trials
+from .._validation import as_trials, check_scalar
 from .embedding import check_delays, embed_trial, input_layout, min_length, trial_names
 
 __all__ = ["DMD", "check_dmd_params", "DMD_PARAMS"]
@@ -67,14 +67,6 @@ DMD_PARAMS = {
 }
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v)
-
-
 def check_dmd_params(
     n_delays: Any, delay_interval: Any, rank: Any, rank_thresh: Any, rank_explained_variance: Any,
     lamb: Any, reduced_rank_reg: Any, steps_ahead: Any,
@@ -85,20 +77,14 @@ def check_dmd_params(
                             ("rank_explained_variance", rank_explained_variance)) if v is not None]
     if len(given) > 1:
         raise ValueError(f"give at most one of rank, rank_thresh, rank_explained_variance; got {given}")
-    if rank is not None and not (_is_int(rank) and rank >= 1):
-        raise ValueError(f"rank must be a positive integer or None; got {rank!r}")
-    if rank_thresh is not None and not (_is_real(rank_thresh) and rank_thresh >= 0):
-        raise ValueError(f"rank_thresh must be a non-negative number or None; got {rank_thresh!r}")
-    if rank_explained_variance is not None and not (
-        _is_real(rank_explained_variance) and 0 < rank_explained_variance <= 1
-    ):
-        raise ValueError(f"rank_explained_variance must be in (0, 1] or None; got {rank_explained_variance!r}")
-    if not (_is_real(lamb) and lamb >= 0):
-        raise ValueError(f"lamb must be a non-negative number; got {lamb!r}")
+    check_scalar(rank, "rank", int, min_val=1, allow_none=True)
+    check_scalar(rank_thresh, "rank_thresh", float, min_val=0.0, allow_none=True)
+    check_scalar(rank_explained_variance, "rank_explained_variance", float, min_val=0.0, max_val=1.0,
+                 include_boundaries="right", allow_none=True)
+    check_scalar(lamb, "lamb", float, min_val=0.0)
     if not isinstance(reduced_rank_reg, (bool, np.bool_)):
         raise ValueError(f"reduced_rank_reg must be True or False; got {reduced_rank_reg!r}")
-    if not (_is_int(steps_ahead) and steps_ahead >= 1):
-        raise ValueError(f"steps_ahead must be a positive integer; got {steps_ahead!r}")
+    check_scalar(steps_ahead, "steps_ahead", int, min_val=1)
 
 
 def _fix_signs(V: np.ndarray, U: np.ndarray, ref: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

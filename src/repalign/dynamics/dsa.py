@@ -39,7 +39,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import check_choice
+from .._validation import check_choice, check_scalar
 from ..registry import Comparison, Measure, register
 from .dmd import DMD, DMD_PARAMS, check_dmd_params
 from .kernel_dmd import KernelDMD, check_kernel_params, n_centers
@@ -71,8 +71,7 @@ class _DSAState:
 def _check_vf_params(group: Any, score: Any, n_restarts: Any, scores: tuple = SCORES) -> None:
     check_choice(group, "group", GROUPS)
     check_choice(score, "score", scores)
-    if isinstance(n_restarts, bool) or not isinstance(n_restarts, (int, np.integer)) or n_restarts < 0:
-        raise ValueError(f"n_restarts must be a non-negative integer; got {n_restarts!r}")
+    check_scalar(n_restarts, "n_restarts", int, min_val=0)
 
 
 def _canonical_order(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -220,8 +219,7 @@ def _is_default_option(name: str, value: Any) -> bool:
 
 
 def _check_search_knobs(effort: Any, amortise: Any) -> None:
-    if not (isinstance(effort, str) and effort in EFFORTS):
-        raise ValueError(f"effort must be one of {tuple(EFFORTS)}; got {effort!r}")
+    check_choice(effort, "effort", tuple(EFFORTS))
     if not isinstance(amortise, (bool, np.bool_)):
         raise ValueError(f"amortise must be True or False; got {amortise!r}")
 
