@@ -54,9 +54,10 @@ def test_broadcasting_rules_and_errors():
         broadcast_system_params([1, 2, 3], 2, 1, "rank")
 
 
-def test_different_ranks_need_a_wasserstein_fallback(cow):
-    with pytest.raises(ValueError, match="wasserstein_compare"):
-        dsa_pairwise(cow, n_delays=4, rank=[2, 3, 4])
+def test_different_ranks_zero_pad_or_fall_back_to_wasserstein(cow):
+    padded = dsa_pairwise(cow, n_delays=4, rank=[2, 3, 4], amortise=False)
+    ops = [DMD(n_delays=4, rank=r).fit(x).A_v for r, x in zip([2, 3, 4], cow)]
+    assert padded[0, 2] == pytest.approx(dsa_from_operators([ops[0]], [ops[2]], amortise=False)[0, 0], abs=1e-12)
     got = dsa_pairwise(cow, n_delays=4, rank=[2, 3, 3], wasserstein_compare="eig", amortise=False)
     e = [DMD(n_delays=4, rank=r).fit(x).eigenvalues for r, x in zip([2, 3, 3], cow)]
     assert got[0, 1] == pytest.approx(spectral_wasserstein(e[0], e[1], p=2), abs=1e-12)

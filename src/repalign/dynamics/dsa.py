@@ -164,10 +164,6 @@ class DSA(Measure):
         p = self.params
         if p["score"] == "wasserstein" or (a.A.shape != b.A.shape and p["wasserstein_compare"] is not None):
             return self._wasserstein(a, b)
-        if a.A.shape != b.A.shape:
-            raise ValueError(f"the DMD operators have different sizes ({a.A.shape[0]} and {b.A.shape[0]}: "
-                             "different ranks); give both systems the same rank, or set wasserstein_compare "
-                             "to 'eig' or 'sv' to compare their spectra instead")
         A, B = _canonical_order(a.A, b.A)
         res = vector_field_distance(
             A, B, group=p["group"], score=p["score"], n_restarts=p["n_restarts"], seed=p["seed"],

@@ -14,8 +14,10 @@ Broadcasting of each per-system parameter (:data:`PER_SYSTEM`), for N ``systems`
   same thing as one value per system.
 
 Anything else raises ValueError naming the parameter. Operators of different sizes (different
-ranks) can only be compared by their spectra: set ``wasserstein_compare`` ("eig" or "sv"); the
-pairs with equal sizes still use Procrustes over vector fields unless ``score="wasserstein"``.
+ranks) are zero-padded to the larger size by the Procrustes step (as in the registered measure);
+with ``wasserstein_compare`` ("eig" or "sv") such pairs are compared by their spectra instead (as
+the tutorial's class does), and pairs of equal sizes still use Procrustes over vector fields
+unless ``score="wasserstein"``.
 With one parameter set for every system the result equals ``pairwise(systems, "dsa", ...)``.
 """
 
