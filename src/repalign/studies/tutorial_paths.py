@@ -108,19 +108,23 @@ def representational_path(models: Mapping[str, Mapping[str, Any]], labels: np.nd
     """The representational path of each model through its layers.
 
     ``models``: ``{model: {layer: features (n, ...)}}`` in layer order, all on the same ``n``
-    stimuli; a layer named ``"input"`` is shared (kept once, first). ``labels`` (n,) adds the
+    stimuli; a layer named ``"input"`` whose RDM equals the first model's input RDM is shared
+    (kept once, first; attacked images differ and keep their own input point). ``labels`` (n,) adds the
     one-hot labels' RDM as the end point. Returns ``{"names": [(model, layer)], "distance":
     arccos-cosine matrix, "coords": (k, 2) MDS, "paths": {model: indices}, "length": {model:
     summed step distance}, "to_labels": {model: [distance of each layer to the labels' RDM]}}``.
     """
-    names, rdms, paths = [], [], {}
+    names, rdms, paths, first_input = [], [], {}, None
     for model, feats in models.items():
         idx = []
         for layer, r in layer_rdms(feats, method).items():
-            if layer == "input" and ("input", "input") in names:
+            shared = layer == "input" and (first_input is None or np.array_equal(r, first_input))
+            if shared and first_input is not None:  # the same stimuli as the first model's: one point
                 idx.append(names.index(("input", "input")))
                 continue
-            names.append(("input", "input") if layer == "input" else (model, layer))
+            if shared:
+                first_input = r
+            names.append(("input", "input") if shared else (model, layer))
             rdms.append(r)
             idx.append(len(names) - 1)
         paths[model] = idx

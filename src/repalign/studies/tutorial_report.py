@@ -161,7 +161,7 @@ def plot_sensitivity(res: dict, path: Path) -> Path:
 
 def plot_paths(paths: dict, path: Path, title: str) -> Path:
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.4), gridspec_kw={"wspace": 0.55})
     D = np.asarray(paths["distance"])
     im = axes[0].imshow(D, cmap="viridis_r")
     axes[0].set_xticks(range(len(paths["names"])), paths["names"], rotation=85, fontsize=5)
