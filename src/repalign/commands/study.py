@@ -283,7 +283,8 @@ def _run_tutorial(args: argparse.Namespace) -> int:
     over = {k: v for k, v in {"seed": args.seed, "workers": args.workers,
                               "parts": tuple(args.parts) if args.parts else None}.items() if v is not None}
     cfg = tu.quick_config(**over) if args.quick else tu.Config(**over)
-    res = tu.run_study(cfg, progress=lambda msg: print(msg, flush=True), ckpt=str(Path(args.out) / "checkpoints"))
+    res = tu.run_study(cfg, progress=lambda msg: print(msg, flush=True), ckpt=str(Path(args.out) / "checkpoints"),
+                       cache=Path(args.out) / "parts")
     paths = save(res, args.out)
     print(f"wrote {', '.join(str(p) for p in paths.values())} ({res['seconds']:.1f} s)")
     return 0

@@ -16,13 +16,15 @@ Part 2, representational paths (:func:`run_paths` in :mod:`repalign.studies.tuto
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from .._serialize import versions
+from .._serialize import to_jsonable, versions, write_json
 from .._validation import check_scalar
 from ..api import pairwise
 from ..dynamics.examples import circle_oval_walk
@@ -218,19 +220,54 @@ def _dsa_metric(systems: list, cfg: Config, progress) -> dict:
     return out
 
 
-def run_study(cfg: Config, progress: Callable[[str], None] = print, ckpt: str | None = None) -> dict:
-    """Both parts; ``ckpt``: folder for the networks' checkpoints (resume)."""
+PATH_FIELDS = ("epochs", "lr", "recurrent_lr", "batch_size", "adv_epsilon", "epsilons", "attack_epsilon", "per_class",
+               "null_draws", "n_boot", "seed")
+
+
+def part_key(cfg: Config, part: str) -> dict:
+    """What a part's result depends on (a cached part with the same key is reused)."""
+    d = asdict(cfg)
+    if part == "paths":
+        return {k: d[k] for k in PATH_FIELDS}
+    return {k: v for k, v in d.items() if k not in PATH_FIELDS + ("workers", "parts", "extra") or k in ("n_boot", "seed")}
+
+
+def _cached(folder: Path | None, name: str, key: dict, compute: Callable[[], dict], progress) -> dict:
+    """``folder/<name>.json`` holds ``{"key", "result"}``; reuse it when the key matches."""
+    want = json.loads(json.dumps(to_jsonable(key)))
+    path = None if folder is None else folder / f"{name}.json"
+    if path is not None and path.exists():
+        try:
+            stored = json.loads(path.read_text())
+            if stored.get("key") == want:
+                progress(f"  reusing {path}")
+                return stored["result"]
+        except ValueError:
+            pass
+    result = json.loads(json.dumps(to_jsonable(compute())))
+    if path is not None:
+        write_json(path, {"key": want, "result": result}, indent=None)
+    return result
+
+
+def run_study(cfg: Config, progress: Callable[[str], None] = print, ckpt: str | None = None,
+              cache: str | Path | None = None) -> dict:
+    """Both parts; ``ckpt``: folder for the networks' checkpoints (resume); ``cache``: folder
+    where each finished part is kept (``dynamics.json``, ``paths.json``) and reused by a re-run
+    with the same settings (parts can then run in separate processes: ``--parts``)."""
     cfg.validate()
     t0 = time.perf_counter()
+    folder = None if cache is None else Path(cache)
     res: dict[str, Any] = {"config": asdict(cfg), "versions": versions()}
     if "dynamics" in cfg.parts:
         progress("part 1: Circle / Oval / Walk")
-        res["dynamics"] = run_dynamics(cfg, progress)
+        res["dynamics"] = _cached(folder, "dynamics", part_key(cfg, "dynamics"), lambda: run_dynamics(cfg, progress),
+                                  progress)
     if "paths" in cfg.parts:
         from .tutorial_bonus import run_paths
 
         progress("part 2: representational paths on sklearn digits")
-        res["paths"] = run_paths(cfg, progress, ckpt)
+        res["paths"] = _cached(folder, "paths", part_key(cfg, "paths"), lambda: run_paths(cfg, progress, ckpt), progress)
     res["seconds"] = time.perf_counter() - t0
     return res
 
