@@ -120,3 +120,22 @@ def test_tiny_end_to_end_run(tmp_path):
     assert p["names"][0] == "input:input" and p["names"][-1] == "labels:labels"
     assert len(p["paths"]["recurrent"]) == 1 + 1 + 5 + 2  # input, conv1, five steps, pool, readout
     assert data["findings"] and "## Findings" in paths["md"].read_text()
+
+
+def test_finished_parts_are_reused_only_with_the_same_settings(tmp_path):
+    from repalign.studies import tutorial as tu
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": np.float64(len(calls)), "array": np.arange(3)}
+
+    key = tu.part_key(tu.tiny_config(), "dynamics")
+    first = tu._cached(tmp_path, "dynamics", key, compute, lambda m: None)
+    again = tu._cached(tmp_path, "dynamics", key, compute, lambda m: None)
+    assert first == again == {"value": 1.0, "array": [0, 1, 2]} and len(calls) == 1
+    other = tu.part_key(tu.tiny_config(seeds=3), "dynamics")
+    assert tu._cached(tmp_path, "dynamics", other, compute, lambda m: None)["value"] == 2.0
+    # a setting of the other part does not invalidate this one
+    assert tu.part_key(tu.tiny_config(epochs=5), "dynamics") == key
