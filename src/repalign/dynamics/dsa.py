@@ -28,6 +28,14 @@ Invariances (of the score, for a system ``X`` of shape (time, units)):
   column space of ``H`` and hence ``A_v`` (up to orthogonal conjugation) unchanged; with
   truncation this no longer holds, so ``invertible_linear`` is not declared.
 
+Options from the Neuromatch tutorial's DSA class (docs/tutorial.md): ``kernel`` ("rbf",
+"laplacian", "polynomial", "linear"; with ``num_centers``, ``kernel_width``, ``kernel_degree``)
+fits a :class:`~repalign.dynamics.kernel_dmd.KernelDMD` instead (centres drawn with ``seed``);
+``score="wasserstein"`` with ``wasserstein_compare`` "eig" or "sv" scores W2 between the
+eigenvalues or singular values of the two operators, and ``wasserstein_compare`` alone makes
+only pairs of different sizes fall back to it (others zero-pad as before). These options enter
+the key only when not at their defaults. Per-system DMD parameters: :mod:`~repalign.dynamics.dsa_systems`.
+
 With ``group`` "O" or "SO" the angular score is a metric (in radians, in [0, pi]) on systems
 modulo these invariances; ``group="GL"`` is not (see ``vector_fields``).
 """
