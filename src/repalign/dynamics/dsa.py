@@ -108,7 +108,7 @@ class DSA(Measure):
     defaults = {**DMD_PARAMS, "group": "O", "score": "angular", "n_restarts": 4, "seed": 0, "device": None,
                 "effort": "default", "amortise": True, **OPTION_DEFAULTS}
 
-    def _validate_params(self) -> None:
+    def _validate_params(self) -> dict:
         p = self.params
         check_dmd_params(**{k: p[k] for k in DMD_PARAMS})
         check_kernel_params(*(p[k] for k in KERNEL_PARAMS))
@@ -118,15 +118,24 @@ class DSA(Measure):
             raise ValueError("score='wasserstein' needs wasserstein_compare='eig' or 'sv'")
         _check_device(p["device"], p["group"])
         _check_search_knobs(p["effort"], p["amortise"])
-        p["seed"] = _check_seed(p["seed"])
-        if hasattr(self, "seed"):  # the attribute copy (removed by the measure redesign) follows params
-            self.seed = p["seed"]
+        seed = _check_seed(p["seed"])
+        if type(p) is dict:  # parameters as a plain dict: normalise in place (the redesigned protocol
+            p["seed"] = seed  # has read-only parameters and takes the returned values instead)
+            if hasattr(self, "seed"):
+                self.seed = seed
+        return {"seed": seed}
+
+    # The redesigned measure protocol drops these from the key at their defaults by itself.
+    key_omits_at_default = frozenset(OPTION_DEFAULTS)
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple | str:
         """The measure's key, without the options of :data:`OPTION_DEFAULTS` left at their defaults
         (a default DSA keeps the key it had before they existed)."""
-        name, items = super().key
+        base = super().key
+        if not isinstance(base, tuple):  # the redesigned protocol (key_omits_at_default)
+            return base
+        name, items = base
         return (name, tuple((k, v) for k, v in items if not _is_default_option(k, self.params[k])))
 
     memory_way_out = "use fewer delays (n_delays), fewer units (project onto principal components first) or fewer time points"
