@@ -258,5 +258,37 @@ def _run_compositional(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_tutorial(studies) -> None:
+    p = studies.add_parser(
+        "tutorial", help="the Neuromatch DSA tutorial: Circle/Oval/Walk across ranks, and representational paths",
+        description=("Circle/Oval/Walk at n_delays 20, delay_interval 10 across ranks (DSA beside state-distribution "
+                     "shape and Procrustes, calibrated over noise seeds, against the tutorial's and dsa-metric's "
+                     "numbers), then standard, FGSM-trained and recurrent CNNs on sklearn digits: RDM paths, FGSM "
+                     "accuracy, DSA across recurrent steps. Writes study_tutorial.json/.md and PNGs. See docs/tutorial.md."))
+    p.add_argument("--out", required=True, help="output directory (created if missing)")
+    p.add_argument("--quick", action="store_true", help="3 seeds, 5 ranks, 8 epochs (a few minutes on 2 cores)")
+    p.add_argument("--preset", choices=["paper"], default="paper", help="the tutorial's setting (default)")
+    p.add_argument("--parts", nargs="+", choices=["dynamics", "paths"], default=None, help="run only these parts")
+    p.add_argument("--workers", type=int, default=None, help="processes training the three networks (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    p.set_defaults(func=_run_tutorial)
+
+
+def _run_tutorial(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..studies import tutorial as tu
+    from ..studies.tutorial_report import save
+
+    over = {k: v for k, v in {"seed": args.seed, "workers": args.workers,
+                              "parts": tuple(args.parts) if args.parts else None}.items() if v is not None}
+    cfg = tu.quick_config(**over) if args.quick else tu.Config(**over)
+    res = tu.run_study(cfg, progress=lambda msg: print(msg, flush=True), ckpt=str(Path(args.out) / "checkpoints"),
+                       cache=Path(args.out) / "parts")
+    paths = save(res, args.out)
+    print(f"wrote {', '.join(str(p) for p in paths.values())} ({res['seconds']:.1f} s)")
+    return 0
+
+
 STUDIES = [_register_feedback_alignment, _register_groups, _register_transfer, _register_lorenz,
-           _register_compositional]
+           _register_compositional, _register_tutorial]

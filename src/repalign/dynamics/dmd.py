@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import LinAlgError, eigh, solve
 
-from .._validation import as_trials
+from .._validation import as_trials, check_scalar
 from .embedding import check_delays, embed_trial, input_layout, min_length, trial_names
 
 __all__ = ["DMD", "check_dmd_params", "DMD_PARAMS"]
@@ -67,14 +67,6 @@ DMD_PARAMS = {
 }
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v)
-
-
 def check_dmd_params(
     n_delays: Any, delay_interval: Any, rank: Any, rank_thresh: Any, rank_explained_variance: Any,
     lamb: Any, reduced_rank_reg: Any, steps_ahead: Any,
@@ -85,26 +77,22 @@ def check_dmd_params(
                             ("rank_explained_variance", rank_explained_variance)) if v is not None]
     if len(given) > 1:
         raise ValueError(f"give at most one of rank, rank_thresh, rank_explained_variance; got {given}")
-    if rank is not None and not (_is_int(rank) and rank >= 1):
-        raise ValueError(f"rank must be a positive integer or None; got {rank!r}")
-    if rank_thresh is not None and not (_is_real(rank_thresh) and rank_thresh >= 0):
-        raise ValueError(f"rank_thresh must be a non-negative number or None; got {rank_thresh!r}")
-    if rank_explained_variance is not None and not (
-        _is_real(rank_explained_variance) and 0 < rank_explained_variance <= 1
-    ):
-        raise ValueError(f"rank_explained_variance must be in (0, 1] or None; got {rank_explained_variance!r}")
-    if not (_is_real(lamb) and lamb >= 0):
-        raise ValueError(f"lamb must be a non-negative number; got {lamb!r}")
+    check_scalar(rank, "rank", int, min_val=1, allow_none=True)
+    check_scalar(rank_thresh, "rank_thresh", float, min_val=0.0, allow_none=True)
+    check_scalar(rank_explained_variance, "rank_explained_variance", float, min_val=0.0, max_val=1.0,
+                 include_boundaries="right", allow_none=True)
+    check_scalar(lamb, "lamb", float, min_val=0.0)
     if not isinstance(reduced_rank_reg, (bool, np.bool_)):
         raise ValueError(f"reduced_rank_reg must be True or False; got {reduced_rank_reg!r}")
-    if not (_is_int(steps_ahead) and steps_ahead >= 1):
-        raise ValueError(f"steps_ahead must be a positive integer; got {steps_ahead!r}")
+    check_scalar(steps_ahead, "steps_ahead", int, min_val=1)
 
 
-def _fix_signs(V: np.ndarray, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flip singular-vector pairs so the largest-magnitude entry of each U column is positive."""
-    idx = np.argmax(np.abs(U), axis=0)
-    signs = np.sign(U[idx, np.arange(U.shape[1])])
+def _fix_signs(V: np.ndarray, U: np.ndarray, ref: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Flip singular-vector pairs so the largest-magnitude entry of each ``ref`` column (default
+    the U column) is positive."""
+    ref = U if ref is None else ref
+    idx = np.argmax(np.abs(ref), axis=0)
+    signs = np.sign(ref[idx, np.arange(ref.shape[1])])
     signs[signs == 0] = 1.0
     return V * signs, U * signs
 
@@ -204,13 +192,27 @@ class DMD:
         """Fit to ``X``: ``(time, units)``, ``(trials, time, units)`` or a list of trials."""
         trials = as_trials(X, "X")
         H_list = self._embed_all(trials, "X")
-        H = np.concatenate(H_list, axis=0)
-        Vfull, s, Ut = np.linalg.svd(H, full_matrices=False)
+        self.n_units, self.n_trials = trials[0].shape[1], len(trials)
+        self._fit_features(self._lift_fit(np.concatenate(H_list, axis=0)), [h.shape[0] for h in H_list])
+        return self
+
+    def _lift_fit(self, H: np.ndarray) -> np.ndarray:
+        """Features of the stacked embedding that the regression runs on (``H`` itself for
+        linear DMD; kernel features in :class:`repalign.dynamics.kernel_dmd.KernelDMD`)."""
+        return H
+
+    def _lift(self, H: np.ndarray) -> np.ndarray:
+        """Features of new embedded rows, in the fitted feature space."""
+        return H
+
+    def _fit_features(self, Psi: np.ndarray, lengths: list[int]) -> None:
+        """SVD of the ``(N, f)`` features, rank choice and regression (module docstring 2-4)."""
+        Vfull, s, Ut = np.linalg.svd(Psi, full_matrices=False)
         if s[0] == 0.0:
             raise ValueError("X is identically zero; DMD is undefined")
-        Vfull, U = _fix_signs(Vfull, Ut.T)
-        n_num = int(np.sum(s > s[0] * max(H.shape) * np.finfo(float).eps))
-        Vm, Vp = self._pairs(Vfull[:, :n_num], [h.shape[0] for h in H_list])
+        Vfull, U = _fix_signs(Vfull, Ut.T, self._sign_reference(Vfull, Ut.T))
+        n_num = int(np.sum(s > s[0] * max(Psi.shape) * np.finfo(float).eps))
+        Vm, Vp = self._pairs(Vfull[:, :n_num], lengths)
         if self.reduced_rank_reg:
             A_v, r = self._fit_rrr(Vm, Vp, n_num)
         else:
@@ -222,12 +224,30 @@ class DMD:
         self.singular_values = s
         self.explained_variance = np.cumsum(s**2) / np.sum(s**2)
         self.U, self._s = U[:, :m], s[:m]
-        self.n_units, self.n_trials = trials[0].shape[1], len(trials)
         self.eigenvalues, W = np.linalg.eig(A_v)
         self.modes = (self.U * self._s) @ W
         resid = Vp[:, :m] - Vm[:, :m] @ A_v.T
         self.fit_error = float(np.sum(resid**2) / max(np.sum(Vp[:, :m] ** 2), np.finfo(float).tiny))
-        return self
+        self._decoder = self._make_decoder(Vfull[:, :m])  # (m, units): reduced coordinates -> state
+
+    def _sign_reference(self, V: np.ndarray, U: np.ndarray) -> np.ndarray:
+        """Columns whose largest-magnitude entry decides each singular pair's sign (here U)."""
+        return U
+
+    def _make_decoder(self, V: np.ndarray) -> np.ndarray:
+        """``(m, units)`` map from reduced coordinates to the current state: ``diag(s) U^T``'s
+        first ``units`` columns (the newest block of the embedding)."""
+        return (self.U[: self.n_units] * self._s).T
+
+    def encode(self, H: np.ndarray) -> np.ndarray:
+        """Reduced coordinates ``(n, m)`` of embedded rows ``H`` ``(n, n_delays * units)``."""
+        self._check_fitted()
+        return (self._lift(H) @ self.U) / self._s
+
+    def decode(self, V: np.ndarray) -> np.ndarray:
+        """States ``(n, units)`` (the newest block of the embedding) of reduced coordinates ``V``."""
+        self._check_fitted()
+        return V @ self._decoder
 
     def _ridge(self, Vm: np.ndarray, Vp: np.ndarray) -> np.ndarray:
         """B = (Vm^T Vm + lamb I)^{-1} Vm^T Vp (row-vector convention: Vp ~ Vm B)."""
@@ -290,12 +310,10 @@ class DMD:
         if trials[0].shape[1] != self.n_units:
             raise ValueError(f"X has {trials[0].shape[1]} units; this DMD was fitted on {self.n_units}")
         H_list = self._embed_all(trials, "X")
-        back = (self.U[: self.n_units] * self._s).T  # (m, units)
         out = []
         for x, H in zip(trials, H_list):
-            V = (H @ self.U) / self._s
             pred = np.full_like(x, np.nan)
-            pred[self.warmup:] = (V[: -self.steps_ahead] @ self.A_v.T) @ back
+            pred[self.warmup:] = self.decode(self.encode(H)[: -self.steps_ahead] @ self.A_v.T)
             out.append(pred)
         if layout == "list":
             return out

@@ -28,6 +28,14 @@ Invariances (of the score, for a system ``X`` of shape (time, units)):
   column space of ``H`` and hence ``A_v`` (up to orthogonal conjugation) unchanged; with
   truncation this no longer holds, so ``invertible_linear`` is not declared.
 
+Options from the Neuromatch tutorial's DSA class (docs/tutorial.md): ``kernel`` ("rbf",
+"laplacian", "polynomial", "linear"; with ``num_centers``, ``kernel_width``, ``kernel_degree``)
+fits a :class:`~repalign.dynamics.kernel_dmd.KernelDMD` instead (centres drawn with ``seed``);
+``score="wasserstein"`` with ``wasserstein_compare`` "eig" or "sv" scores W2 between the
+eigenvalues or singular values of the two operators, and ``wasserstein_compare`` alone makes
+only pairs of different sizes fall back to it (others zero-pad as before). These options enter
+the key only when not at their defaults. Per-system DMD parameters: :mod:`~repalign.dynamics.dsa_systems`.
+
 With ``group`` "O" or "SO" the angular score is a metric (in radians, in [0, pi]) on systems
 modulo these invariances; ``group="GL"`` is not (see ``vector_fields``).
 """
@@ -39,14 +47,25 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .._validation import check_choice, check_scalar
 from ..registry import Comparison, Measure, register
 from .dmd import DMD, DMD_PARAMS, check_dmd_params
+from .kernel_dmd import KernelDMD, check_kernel_params, n_centers
+from .spectral import spectral_wasserstein
 from .amortised import amortised_distances, amortised_pairs
 from .vector_fields import EFFORTS, GROUPS, SCORES, vector_field_distance, vector_field_distances
 
 __all__ = ["DSA", "dsa_from_operators"]
 
 _VF_EXTRAS = ("loss", "lower_bound", "converged", "n_iter", "method")
+
+# Options added after stores of DSA scores existed: they enter the measure's key only when set
+# to something else than these defaults, so that existing keys (and sweep stores) stay valid.
+OPTION_DEFAULTS = {"kernel": None, "num_centers": 0.1, "kernel_width": None, "kernel_degree": 3,
+                   "wasserstein_compare": None}
+KERNEL_PARAMS = ("kernel", "num_centers", "kernel_width", "kernel_degree")
+DSA_SCORES = SCORES + ("wasserstein",)
+WASSERSTEIN_COMPARE = (None, "eig", "sv")
 
 
 @dataclass(frozen=True)
@@ -57,13 +76,10 @@ class _DSAState:
     fit_error: float  # relative one-step residual of the DMD fit
 
 
-def _check_vf_params(group: Any, score: Any, n_restarts: Any) -> None:
-    if group not in GROUPS:
-        raise ValueError(f"group must be one of {GROUPS}; got {group!r}")
-    if score not in SCORES:
-        raise ValueError(f"score must be one of {SCORES}; got {score!r}")
-    if isinstance(n_restarts, bool) or not isinstance(n_restarts, (int, np.integer)) or n_restarts < 0:
-        raise ValueError(f"n_restarts must be a non-negative integer; got {n_restarts!r}")
+def _check_vf_params(group: Any, score: Any, n_restarts: Any, scores: tuple = SCORES) -> None:
+    check_choice(group, "group", GROUPS)
+    check_choice(score, "score", scores)
+    check_scalar(n_restarts, "n_restarts", int, min_val=0)
 
 
 def _canonical_order(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,84 +100,118 @@ class DSA(Measure):
 
     name = "dsa"
     kind = "distance"
-    range = (0.0, np.pi)  # angular score; euclidean is in [0, 2]
+    range = (0.0, np.pi)  # angular score; euclidean is in [0, 2]; wasserstein in [0, inf)
     invariances = frozenset({"orthogonal", "isotropic_scaling", "permutation"})
     is_metric = True  # for group O/SO (module docstring)
     matched_samples = False
     input = "trials"
     defaults = {**DMD_PARAMS, "group": "O", "score": "angular", "n_restarts": 4, "seed": 0, "device": None,
-                "effort": "default", "amortise": True}
+                "effort": "default", "amortise": True, **OPTION_DEFAULTS}
 
     def _validate_params(self) -> dict:
-        check_dmd_params(**{k: self.params[k] for k in DMD_PARAMS})
-        _check_vf_params(self.params["group"], self.params["score"], self.params["n_restarts"])
-        _check_device(self.params["device"], self.params["group"])
-        _check_search_knobs(self.params["effort"], self.params["amortise"])
-        return {"seed": _check_seed(self.params["seed"])}
+        p = self.params
+        check_dmd_params(**{k: p[k] for k in DMD_PARAMS})
+        check_kernel_params(*(p[k] for k in KERNEL_PARAMS))
+        _check_vf_params(p["group"], p["score"], p["n_restarts"], DSA_SCORES)
+        check_choice(p["wasserstein_compare"], "wasserstein_compare", WASSERSTEIN_COMPARE)
+        if p["score"] == "wasserstein" and p["wasserstein_compare"] is None:
+            raise ValueError("score='wasserstein' needs wasserstein_compare='eig' or 'sv'")
+        _check_device(p["device"], p["group"])
+        _check_search_knobs(p["effort"], p["amortise"])
+        return {"seed": _check_seed(p["seed"])}
+
+    # Options added by issue 23 stay out of the key at their defaults: a default DSA keeps the key
+    # (and the stored results) it had before they existed.
+    key_omits_at_default = frozenset(OPTION_DEFAULTS)
 
     memory_way_out = "use fewer delays (n_delays), fewer units (project onto principal components first) or fewer time points"
 
     def _memory_need(self, n: int, p: int) -> tuple[float, str]:
         """The delay embedding, about (n, p * n_delays) for n time points over all trials, held
         a few times over (embedding, centred copy, SVD factor) plus its k x k factor, k = min(n,
-        p * n_delays): the n_delays factor is what the default estimate would miss."""
+        p * n_delays): the n_delays factor is what the default estimate would miss. With a kernel,
+        the feature block is (n, m) for m centres (m <= n) instead."""
         width = p * int(self.params["n_delays"])
+        if self.params["kernel"] is not None:
+            width = max(width, n_centers(self.params["num_centers"], n))
         k = min(n, width)
         return (8.0 * (3 * n * width + 2 * k * k),
-                f"a {n:,} x {width:,} delay embedding ({p:,} units x {self.params['n_delays']} delays) "
-                f"and a {k:,} x {k:,} factor (float64)")
+                f"a {n:,} x {width:,} delay embedding or kernel feature block ({p:,} units x "
+                f"{self.params['n_delays']} delays) and a {k:,} x {k:,} factor (float64)")
+
+    def dmd(self) -> DMD:
+        """An unfitted :class:`DMD` (or :class:`KernelDMD` with ``kernel`` set) with this measure's
+        DMD parameters; the centres of a kernel DMD are drawn with ``seed``."""
+        p = self.params
+        dmd_params = {k: p[k] for k in DMD_PARAMS}
+        if p["kernel"] is None:
+            return DMD(**dmd_params)
+        return KernelDMD(**dmd_params, **{k: p[k] for k in KERNEL_PARAMS}, seed=p["seed"])
 
     def _prepare(self, trials: list[np.ndarray]) -> _DSAState:
-        dmd = DMD(**{k: self.params[k] for k in DMD_PARAMS}).fit(trials)
+        dmd = self.dmd().fit(trials)
         if not np.any(dmd.A_v):
             raise ValueError("X has a zero DMD operator (its fitted linear dynamics map every state to 0); "
                              "DSA's angular score is undefined for it")
         return _DSAState(dmd.A_v, dmd.eigenvalues, dmd.rank, dmd.fit_error)
 
+    def _wasserstein(self, a: _DSAState, b: _DSAState) -> Comparison:
+        how = self.params["wasserstein_compare"]
+        if how == "eig":
+            x, y = a.eigenvalues, b.eigenvalues
+        else:
+            x, y = np.linalg.svd(a.A, compute_uv=False), np.linalg.svd(b.A, compute_uv=False)
+        return Comparison(spectral_wasserstein(x, y, p=2), {"method": f"wasserstein_{how}"})
+
     def _compare(self, a: _DSAState, b: _DSAState) -> Comparison:
+        p = self.params
+        if p["score"] == "wasserstein" or (a.A.shape != b.A.shape and p["wasserstein_compare"] is not None):
+            return self._wasserstein(a, b)
         A, B = _canonical_order(a.A, b.A)
         res = vector_field_distance(
-            A, B, group=self.params["group"], score=self.params["score"], n_restarts=self.params["n_restarts"],
-            seed=self.params["seed"], effort=self.params["effort"],
+            A, B, group=p["group"], score=p["score"], n_restarts=p["n_restarts"], seed=p["seed"],
+            effort=p["effort"],
         )
         return Comparison(float(res.score), {k: getattr(res, k) for k in _VF_EXTRAS})
+
+    def _procrustes_block(self, states: list) -> bool:
+        """Whether the batched Procrustes paths apply (one operator size, no Wasserstein score)."""
+        return self.params["score"] != "wasserstein" and len({s.A.shape for s in states}) == 1
 
     def _compare_many(self, states_a: list, states_b: list, symmetric: bool = False) -> np.ndarray | None:
         """With ``device`` set, all pairs of the block descend together in torch on that device
         (:func:`vector_field_distances`); otherwise None (one numpy search per pair)."""
-        if self.params["device"] is None and not self.params["amortise"]:
+        p = self.params
+        if (p["device"] is None and not p["amortise"]) or not self._procrustes_block(list(states_a) + list(states_b)):
             return None
         ops_a = [s.A for s in states_a]
         ops_b = ops_a if symmetric else [s.A for s in states_b]
-        if self.params["device"] is None:
-            return amortised_distances(ops_a, None if symmetric else ops_b, group=self.params["group"],
-                                       score=self.params["score"], n_restarts=self.params["n_restarts"],
-                                       effort=self.params["effort"], seed=self.params["seed"])
-        return _operator_block(ops_a, ops_b, symmetric, group=self.params["group"], score=self.params["score"],
-                               n_restarts=self.params["n_restarts"], seed=self.params["seed"],
-                               device=self.params["device"], effort=self.params["effort"])
+        if p["device"] is None:
+            return amortised_distances(ops_a, None if symmetric else ops_b, group=p["group"], score=p["score"],
+                                       n_restarts=p["n_restarts"], effort=p["effort"], seed=p["seed"])
+        return _operator_block(ops_a, ops_b, symmetric, group=p["group"], score=p["score"],
+                               n_restarts=p["n_restarts"], seed=p["seed"], device=p["device"], effort=p["effort"])
 
     def compare_pairs(self, prepared: dict, pairs: list) -> dict | None:
         """The engine's hook for a chunk: {(a, b): Comparison} for the index pairs ``pairs`` into
         ``prepared`` (index -> Prepared), by the amortised search (the chunk's pairs share their
         solutions); None when ``amortise`` is off or ``device`` is set (then the block or per-pair
         path runs)."""
-        if self.params["device"] is not None or not self.params["amortise"]:
+        p = self.params
+        if p["device"] is not None or not p["amortise"] or not self._procrustes_block([q.state for q in prepared.values()]):
             return None
-        ops = {i: p.state.A for i, p in prepared.items()}
+        ops = {i: q.state.A for i, q in prepared.items()}
         keys = sorted(ops)
         index = {k: t for t, k in enumerate(keys)}
         found = amortised_pairs([ops[k] for k in keys], [(index[a], index[b]) for a, b in pairs],
-                                group=self.params["group"], score=self.params["score"],
-                                n_restarts=self.params["n_restarts"], effort=self.params["effort"],
-                                seed=self.params["seed"])
+                                group=p["group"], score=p["score"], n_restarts=p["n_restarts"],
+                                effort=p["effort"], seed=p["seed"])
         return {(a, b): Comparison(float(r.score), {k: getattr(r, k) for k in _VF_EXTRAS})
-                for (a, b), r in ((p, found[(index[p[0]], index[p[1]])]) for p in pairs)}
+                for (a, b), r in ((q, found[(index[q[0]], index[q[1]])]) for q in pairs)}
 
 
 def _check_search_knobs(effort: Any, amortise: Any) -> None:
-    if not (isinstance(effort, str) and effort in EFFORTS):
-        raise ValueError(f"effort must be one of {tuple(EFFORTS)}; got {effort!r}")
+    check_choice(effort, "effort", tuple(EFFORTS))
     if not isinstance(amortise, (bool, np.bool_)):
         raise ValueError(f"amortise must be True or False; got {amortise!r}")
 

@@ -19,17 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_trials, to_numpy
+from .._validation import as_trials, check_scalar, to_numpy
 
 __all__ = ["delay_embed", "embed_trial", "check_delays", "input_layout"]
 
 
 def check_delays(n_delays: Any, delay_interval: Any) -> tuple[int, int]:
     """Validate the embedding parameters; return them as ints."""
-    for value, name in ((n_delays, "n_delays"), (delay_interval, "delay_interval")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(n_delays), int(delay_interval)
+    return (check_scalar(n_delays, "n_delays (a positive integer)", int, min_val=1),
+            check_scalar(delay_interval, "delay_interval (a positive integer)", int, min_val=1))
 
 
 def min_length(n_delays: int, delay_interval: int) -> int:

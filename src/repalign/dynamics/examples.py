@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_random_state
+from .._validation import check_random_state, check_scalar
 
 __all__ = ["circle_oval_walk", "CIRCLE_OVAL_WALK_MATRICES"]
 
@@ -52,8 +52,7 @@ def circle_oval_walk(T: int = 1000, seed: Any = 0) -> dict[str, np.ndarray]:
     Row ``t`` is ``x(t + 1)``: the ``T`` states after the zero initial state. One generator
     (``seed``: int or Generator) draws the noise of circle, oval and walk in that order.
     """
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ValueError(f"T must be a positive integer; got {T!r}")
+    T = check_scalar(T, "T", int, min_val=1)
     rng = check_random_state(seed)
     out = {}
     for name, (A, B) in CIRCLE_OVAL_WALK_MATRICES.items():

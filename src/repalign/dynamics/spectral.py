@@ -109,10 +109,11 @@ class SpectralWasserstein(Measure):
 
     def _validate_params(self) -> None:
         check_dmd_params(**{k: self.params[k] for k in DMD_PARAMS})
-        if self.params["p"] not in (1, 2) or isinstance(self.params["p"], bool):
-            raise ValueError(f"p must be 1 or 2; got {self.params['p']!r}")
-        if not isinstance(self.params["pad"], (bool, np.bool_)):
-            raise ValueError(f"pad must be True or False; got {self.params['pad']!r}")
+        p, pad = self.params["p"], self.params["pad"]
+        if p not in (1, 2) or isinstance(p, bool):
+            raise ValueError(f"p must be 1 or 2; got {p!r}")
+        if not isinstance(pad, (bool, np.bool_)):
+            raise ValueError(f"pad must be True or False; got {pad!r}")
 
     def _prepare(self, trials: list[np.ndarray]) -> _SpectrumState:
         dmd = DMD(**{k: self.params[k] for k in DMD_PARAMS}).fit(trials)
