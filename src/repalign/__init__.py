@@ -15,6 +15,10 @@ from .api import compare, compare_detailed, pairwise
 from .registry import Comparison, Measure, MeasureInfo, Prepared, get_measure, measures, register
 from .stats import calibrate
 
+# Importing the measure families registers their measures (the registry itself imports none of
+# them: families depend on the protocol, never the reverse). Every `import repalign.x` runs this first.
+from . import dynamics, geometry  # noqa: F401
+
 __version__ = "0.1.0"
 
 

@@ -417,7 +417,6 @@ def get_measure(measure: str | Measure, **params: Any) -> Measure:
         if params:
             return type(measure)(**{**measure.params, **params})
         return measure
-    _ensure_loaded()
     if not isinstance(measure, str) or measure not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
         raise ValueError(f"unknown measure {measure!r}; registered measures: {known}")
@@ -444,14 +443,7 @@ def _info(cls: type[Measure], name: str | None = None, preset: dict | None = Non
 
 def measures() -> list[MeasureInfo]:
     """Every registered measure (aliases included) with its metadata, sorted by name."""
-    _ensure_loaded()
     return [_info(cls, name, preset) for name, (cls, preset) in sorted(_REGISTRY.items())]
-
-
-def _ensure_loaded() -> None:
-    """Import the families, which registers their measures (inside a function: they import this
-    module, so importing them at its top would be a circle)."""
-    from . import dynamics, geometry  # noqa: F401
 
 
 def names(kind: str | None = None) -> Iterable[str]:

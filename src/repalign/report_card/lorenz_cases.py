@@ -25,8 +25,8 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ..systems.lorenz import add_pattern, paper_lorenz, perturb
-from . import cases as _cases
-from .cases import CaseResult, _header, _seeds, needs_matched, silhouette
+from . import common as _cases
+from .common import CaseResult, _header, _seeds, needs_matched, silhouette
 
 
 def _view(data: np.ndarray, measure: str) -> np.ndarray:

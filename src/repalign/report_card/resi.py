@@ -41,7 +41,7 @@ import numpy as np
 
 from ..api import pairwise
 from ..registry import get_measure
-from .cases import CaseResult, _header, _seeds, to_distance
+from .common import CaseResult, _header, _seeds, to_distance
 from .resi_scores import group_auprc, group_auprc_test, layer_order_test, mantel_spearman
 
 ALPHA = 0.05
