@@ -88,9 +88,25 @@ def _tiny_compositional_mamba(out):
     C.run_study(p, out, backend="serial", progress=False, log=lambda s: None)
 
 
+def _tiny_tutorial(out):
+    """The settings of tests/test_tutorial_study.py's end-to-end run (both parts, one rank, one epoch)."""
+    import torch
+
+    from repalign.studies import tutorial as tu
+    from repalign.studies.tutorial_report import save
+
+    torch.set_num_threads(1)
+    cfg = tu.tiny_config(T=200, ranks=(2,), forecast_delays=(1,), per_class=3, null_draws=3)
+    save(tu.run_study(cfg, progress=lambda m: None, ckpt=str(out / "ck")), out)
+
+
 TINY_RUNS = {"feedback_alignment": _tiny_feedback_alignment, "groups": _tiny_groups,
              "groups_seeds": _tiny_groups_seeds, "transfer": _tiny_transfer, "lorenz": _tiny_lorenz,
-             "compositional": _tiny_compositional, "compositional_mamba": _tiny_compositional_mamba}
+             "compositional": _tiny_compositional, "compositional_mamba": _tiny_compositional_mamba,
+             "tutorial": _tiny_tutorial}
+
+
+TUTORIAL = "DSA tutorial (seed 003): Circle, Oval, Walk and representational paths"
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +147,9 @@ def test_one_report_from_every_study(study_dir):
     assert all(f and len(f) > 40 for f in doc["findings"].values())
     assert len(re.findall(r'<section id="sec-\d+"><h2>[^<]+</h2><p class="finding">', html)) == len(TINY_RUNS)
     assert set(doc["data"]) >= {"feedback_alignment", "groups_S3", "groups_S3_seeds", "transfer", "lorenz",
-                                "compositional_leaky_rnn", "compositional_mamba"}
+                                "compositional_leaky_rnn", "compositional_mamba", "tutorial"}
     assert doc["summary"]["seeds"] == ("feedback_alignment 0, groups 0, groups 0 1, compositional 0 1, "
-                                       "compositional 0 1, lorenz 0, transfer 0")
+                                       "compositional 0 1, lorenz 0, transfer 0, tutorial 0")
     assert "torch" in doc["summary"]["versions"]
     for fig in doc["figures"]:
         assert fig["data"], fig["caption"]
@@ -141,7 +157,7 @@ def test_one_report_from_every_study(study_dir):
     # one groups reader, two shapes: the multi-seed file gets its own section
     assert doc["sections"] == ["Feedback alignment", "Group operation: S3", "Group operation: S3, 2 seeds",
                                "Compositional learning (leaky_rnn)", "Compositional learning (mamba)",
-                               "Lorenz attractor test cases (Guilhot et al. 2024)", "Transfer geometry"]
+                               "Lorenz attractor test cases (Guilhot et al. 2024)", "Transfer geometry", TUTORIAL]
     multi = json.loads((study_dir / "groups_seeds" / "groups_S3.json").read_text())
     assert doc["data"]["groups_S3_seeds"] == multi and multi["seeds"] == [0, 1]
     n_gen = sum(r["generalisation_step"] is not None for r in multi["per_seed"])
@@ -176,6 +192,15 @@ def test_one_report_from_every_study(study_dir):
         assert f"{m} " in mb_finding and (f"(p {s['p']:.2g}): {'separated' if s['separated'] else 'not separated'}"
                                           in mb_finding)
     assert any(f["files"][0].endswith("compositional_mamba.png") for f in doc["figures"])
+    # tutorial: the study's own finding sentences, its JSON, and the tutorial's printed 0.0013 beside repalign's
+    tu = json.loads((study_dir / "tutorial" / "study_tutorial.json").read_text())
+    assert doc["findings"][TUTORIAL] == " ".join(tu["findings"]) and doc["data"]["tutorial"] == tu
+    printed = next(t for t in doc["tables"] if t["section"] == TUTORIAL and t["caption"].startswith("What the tutorial"))
+    assert [r[3] for r in printed["rows"][1:]] == [tu["dynamics"]["printed"]["repalign_seed0"]["2"][i][j]
+                                                   for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert printed["rows"][0][2] == 0.0012
+    assert {f["caption"].split(" ")[0] for f in doc["figures"] if f["section"] == TUTORIAL} == {
+        "DSA", "test", "representational", "paths"}
     # the study's own JSON numbers are what the report shows
     fa = json.loads((study_dir / "feedback_alignment" / "feedback_alignment.json").read_text())
     assert doc["data"]["feedback_alignment"] == fa

@@ -101,10 +101,13 @@ def _locate(recorded: str, folder: Path) -> Path | None:
     return p if p.is_file() else None
 
 
-def compositional_section(rep: Report, res: dict, path: Path) -> None:
-    """The compositional-learning study (``compositional.json``)."""
-    rep.section(f"Compositional learning ({res['model']})", finding=compositional_finding(res),
-                params=res.get("params"))
+def compositional_section(rep: Report, res: dict, path: Path, setting: str | None = None) -> None:
+    """The compositional-learning study (``compositional.json``). ``setting``: a note on a reduced
+    run (e.g. the demo's ``"tiny preset"``), added to the title and after the finding."""
+    title = f"Compositional learning ({res['model']})" + (f", {setting}" if setting else "")
+    note = (f" {setting[0].upper()}{setting[1:]}: a smoke run of the pipeline, not a test of the paper's claim "
+            "(docs/compositional.md).") if setting else ""
+    rep.section(title, finding=compositional_finding(res) + note, params=res.get("params"))
     rep.text("Networks pretrained on subsets of the PDM task family, then trained on the final task; each group's "
              "dissimilarity to the master network on the same seeded test trials (CKA as 1 - CKA), with the "
              "paper's values beside repalign's.")

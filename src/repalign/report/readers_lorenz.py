@@ -63,12 +63,15 @@ def _figure_data(res: dict, key: str) -> Any:
     return None
 
 
-def lorenz_section(rep: Report, res: dict, path: Path) -> None:
-    """The Lorenz attractor study (``lorenz.json``)."""
+def lorenz_section(rep: Report, res: dict, path: Path, setting: str | None = None) -> None:
+    """The Lorenz attractor study (``lorenz.json``). ``setting``: a note on a reduced run (e.g. the
+    demo's ``"tiny setting"``), added to the title and after the finding."""
     from ..studies.lorenz_report import head_to_head
 
-    rep.section("Lorenz attractor test cases (Guilhot et al. 2024)", finding=lorenz_finding(res),
-                params=res.get("config"))
+    title = "Lorenz attractor test cases (Guilhot et al. 2024)" + (f", {setting}" if setting else "")
+    note = (f" {setting[0].upper()}{setting[1:]} (few trajectories, small DSA rank): compare shapes, not values; "
+            "the paper's setting is in docs/lorenz.md.") if setting else ""
+    rep.section(title, finding=lorenz_finding(res) + note, params=res.get("config"))
     rep.text("DSA, CKA and Procrustes, all as angles in radians, on the paper's Lorenz tests; effect sizes are "
              "scale-free and bootstrapped over pattern pairs (noise, ratio), systems (regimes) or motif pairs.")
     rep.table(head_to_head(res), caption="repalign beside the paper's numbers (as printed and in radians)")

@@ -27,6 +27,7 @@ from .readers_compositional import compositional_section
 from .readers_groups import groups_seeds_section
 from .readers_lorenz import lorenz_section
 from .readers_transfer import transfer_section
+from .readers_tutorial import tutorial_section
 
 
 
@@ -223,5 +224,6 @@ register_reader("groups", "groups_*.json", groups_section)
 register_reader("compositional", "compositional.json", compositional_section)
 register_reader("lorenz", "lorenz.json", lorenz_section)
 register_reader("transfer", "transfer.json", transfer_section)
+register_reader("tutorial", "study_tutorial.json", tutorial_section)
 
 __all__ = ["READERS", "StudyReader", "register_reader", "find_outputs", "build_report", "feedback_alignment_section"]
