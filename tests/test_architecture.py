@@ -110,3 +110,61 @@ def test_conftest_fails_a_test_that_leaves_a_measure_registered(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.returncode != 0
     assert "the test left measures registered: ['_test_leaky']" in run.stdout, run.stdout[-3000:]
+
+
+def _import_graph(root: Path) -> dict[str, set[str]]:
+    """repalign module -> repalign modules it imports (at the top or inside functions)."""
+    import ast
+
+    mods = {}
+    for f in root.rglob("*.py"):
+        parts = list(f.relative_to(root.parent).with_suffix("").parts)
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    graph = {m: set() for m in mods}
+    for m, f in mods.items():
+        here = m.split(".") if f.name == "__init__.py" else m.split(".")[:-1]
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = ".".join((here[:len(here) - node.level + 1] if node.level else []) + ([node.module] if node.module else []))
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for t in targets:
+                while t and t not in mods:
+                    t = t.rpartition(".")[0]
+                if t and t != m:
+                    graph[m].add(t)
+    return graph
+
+
+def test_no_import_circle():
+    """Layers point one way: no module of repalign imports (even lazily, inside a function) a module
+    that imports it back, directly or through others (issue 18)."""
+    graph = _import_graph(Path(repalign.__file__).parent)
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        path.append(m)
+        for t in sorted(graph[m]):
+            if state.get(t) == 1:
+                raise AssertionError("import circle: " + " -> ".join(path[path.index(t):] + [t]))
+            if t not in state:
+                visit(t)
+        path.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+    assert "repalign.registry" in graph and graph["repalign.registry"], "the graph was read"
+
+
+def test_no_source_file_over_500_lines():
+    too_long = {str(f.relative_to(Path(repalign.__file__).parent)): n
+                for f in Path(repalign.__file__).parent.rglob("*.py")
+                if (n := len(f.read_text().splitlines())) > 500}
+    assert not too_long, f"files over 500 lines (split them by concern): {too_long}"

@@ -343,7 +343,7 @@ def test_study_commands_take_figure_format():
 
 
 def test_demo_report_card_finding_counts_passes():
-    from repalign.studies.demo_report import _section_report_card
+    from repalign.report.demo import _section_report_card
 
     from repalign.report_card.rates import summarise
 

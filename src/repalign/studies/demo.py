@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .._serialize import atomic_write, to_jsonable, write_json
-from .demo_report import RESULTS_FILE, build_report
+from ..report.demo import RESULTS_FILE, build_report
 
 __all__ = ["run_demo", "demo_params", "STAGES", "build_report", "RESULTS_FILE"]
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ..report import Interval, Report, pivot
-from ..report.readers_compositional import compositional_section
-from ..report.readers_lorenz import lorenz_section
-from ..report.studies import feedback_alignment_section
-from ..report.tables import span
+from .html import Report
+from .tables import Interval, pivot
+from .readers_compositional import compositional_section
+from .readers_lorenz import lorenz_section
+from .readers_feedback import feedback_alignment_section
+from .tables import span
 
 __all__ = ["build_report", "RESULTS_FILE"]
 
@@ -110,7 +111,7 @@ def _section_report_card(rep, rc: dict, p: dict) -> None:
 
 
 def _section_transfer(rep, tr: dict) -> None:
-    from .transfer_run import EPOCHS  # pulls the task and training modules: only when a demo is read
+    from ..studies.transfer_run import EPOCHS  # pulls the task and training modules: only when a demo is read
 
     rows = tr["basis_statement"]["rows"]
     n = sum(r["networks"] for r in rows)
@@ -186,7 +187,7 @@ def _span(values) -> str:
 
 
 def _transfer_figure_data(tr: dict, key: str) -> Any:
-    from .transfer_run import EPOCHS  # pulls the task and training modules: only when a demo is read
+    from ..studies.transfer_run import EPOCHS  # pulls the task and training modules: only when a demo is read
 
     kind, *rest = key.split("/")
     if kind == "variance":
