@@ -2,5 +2,6 @@
 
 from . import cka  # noqa: F401
 from . import cca, subspace, neighbors  # noqa: F401
-from . import shape, stochastic  # noqa: F401
+from . import shape, stochastic, stochastic_shape  # noqa: F401
+from . import matching, gulp, rsm, overlap, descriptive  # noqa: F401
 from . import rsa  # noqa: F401
