@@ -276,9 +276,16 @@ def get_measure(measure: str | Measure, **params: Any) -> Measure:
             return type(measure)(**{**measure.params, **params})
         return measure
     _ensure_loaded()
+    if isinstance(measure, str) and measure not in _REGISTRY:  # another tool's id (repalign.aliases)
+        from .aliases import resolve_alias
+
+        target = resolve_alias(measure)
+        if target is not None and target[0] in _REGISTRY:
+            return get_measure(target[0], **{**target[1], **params})
     if not isinstance(measure, str) or measure not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"unknown measure {measure!r}; registered measures: {known}")
+        raise ValueError(f"unknown measure {measure!r}; registered measures: {known} "
+                         "(repalign.measures(search='...') also searches other tools' names)")
     cls, preset = _REGISTRY[measure]
     return cls(**{**preset, **params})
 
@@ -300,10 +307,20 @@ def _info(cls: type[Measure], name: str | None = None, preset: dict | None = Non
     )
 
 
-def measures() -> list[MeasureInfo]:
-    """Every registered measure (aliases included) with its metadata, sorted by name."""
+def measures(search: str | None = None) -> list:
+    """Every registered measure (aliases included) with its metadata, sorted by name.
+
+    With ``search="text"``: the registered measures and other tools' ids (similarity-repository,
+    ReSi, netrep; see :mod:`repalign.aliases`) whose name or summary contains the text, as
+    :class:`repalign.aliases.MeasureMatch` records with the measure, parameters and convention.
+    """
     _ensure_loaded()
-    return [_info(cls, name, preset) for name, (cls, preset) in sorted(_REGISTRY.items())]
+    infos = [_info(cls, name, preset) for name, (cls, preset) in sorted(_REGISTRY.items())]
+    if search is None:
+        return infos
+    from .aliases import search_measures
+
+    return search_measures(search, infos)
 
 
 def _ensure_loaded() -> None:

@@ -172,13 +172,17 @@ class EnergyStochasticShape(_StochasticShapeBase):
     def _descend(self, Q: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """Iteratively reweighted Procrustes on ``sum_c mean_rs ||x_cr - Q y_cs||``."""
         last = self._cross(X, Y, Q)
-        for _ in range(self.params["n_iter"]):
+        for _ in range(self.params["n_iter"] if last > 0 else 0):
+            Yq = Y @ Q.T
+            dists = [np.linalg.norm(X[:, c, None, :] - Yq[None, :, c, :], axis=2) for c in range(X.shape[1])]
+            floor = 1e-12 * max(d.max() for d in dists)
+            if floor == 0:  # every condition already matches exactly
+                break
             M = np.zeros((X.shape[2], X.shape[2]))
-            for c in range(X.shape[1]):
-                x, y = X[:, c], Y[:, c]  # (T_x, p), (T_y, p)
-                dist = np.linalg.norm(x[:, None, :] - (y @ Q.T)[None, :, :], axis=2)
-                w = 1.0 / np.maximum(dist, 1e-12 * max(dist.max(), 1e-300)) / dist.size
-                M += x.T @ w @ y  # sum_rs w_rs x_r y_s^T
+            for c, dist in enumerate(dists):
+                # weights 1 / distance (times the common constant `floor`, so that none overflows)
+                w = floor / np.maximum(dist, floor) / dist.size
+                M += X[:, c].T @ w @ Y[:, c]  # proportional to sum_rs w_rs x_r y_s^T
             U, _, Vt = np.linalg.svd(M)
             Q_new = U @ Vt
             loss = self._cross(X, Y, Q_new)
