@@ -82,6 +82,10 @@ class GULP(Measure):
                 "system is 0; use lam > 0 or more samples", RuntimeWarning, stacklevel=4)
         return F, float(np.sum((F.T @ F) ** 2))
 
+    def _permute_state(self, state: tuple, rows: np.ndarray) -> tuple:
+        """State of ``X[rows]``: the hat matrix's factor has one row per sample."""
+        return state[0][rows], state[1]
+
     def _compare(self, a: tuple, b: tuple) -> float:
         cross = float(np.sum((a[0].T @ b[0]) ** 2))
         return float(np.sqrt(max(a[1] + b[1] - 2.0 * cross, 0.0)))

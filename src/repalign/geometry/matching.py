@@ -90,6 +90,10 @@ class _MatchingBase(Measure):
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         return unit_correlation_factor(X)
 
+    def _permute_state(self, state: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """State of ``X[rows]``: centring and unit scaling commute with reordering samples."""
+        return state[rows]
+
     def _compare(self, a: np.ndarray, b: np.ndarray) -> float:
         return self._score(a.T @ b)
 

@@ -60,6 +60,10 @@ class EigenspaceOverlap(Measure):
     def _prepare(self, X: np.ndarray) -> tuple[np.ndarray, int]:
         return column_basis(X), X.shape[1]
 
+    def _permute_state(self, state: tuple, rows: np.ndarray) -> tuple:
+        """State of ``X[rows]``: the column-space basis with its rows reordered."""
+        return state[0][rows], state[1]
+
     def _compare(self, a: tuple, b: tuple) -> float:
         return float(np.sum((a[0].T @ b[0]) ** 2)) / max(a[1], b[1])
 
@@ -90,6 +94,10 @@ class ENSD(Measure):
         n, p = Xc.shape
         small = Xc.T @ Xc if p <= n else Xc @ Xc.T
         return np.ascontiguousarray(Xc), float(np.trace(small)), float(np.sum(small**2))
+
+    def _permute_state(self, state: tuple, rows: np.ndarray) -> tuple:
+        """State of ``X[rows]``: centring commutes with reordering samples."""
+        return state[0][rows], state[1], state[2]
 
     def _compare(self, a: tuple, b: tuple) -> float:
         return _ensd(float(np.sum((a[0].T @ b[0]) ** 2)), a, b)

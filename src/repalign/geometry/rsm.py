@@ -48,6 +48,12 @@ class _DistanceMatrixBase(Measure):
     def _memory_need(self, n: int, p: int) -> tuple[float, str]:
         return 8.0 * (n * p + 3.0 * n * n), f"~3 {n:,} x {n:,} distance matrices (float64)"
 
+    def _permute_state(self, state, rows: np.ndarray):
+        """State of ``X[rows]``: the distance matrix with rows and columns reordered."""
+        if isinstance(state, tuple):
+            return state[0][np.ix_(rows, rows)], state[1]
+        return state[np.ix_(rows, rows)]
+
 
 @register
 class RSMNormDifference(_DistanceMatrixBase):
