@@ -276,3 +276,23 @@ def test_unmatched_measures_refuse_the_permutation_null():
     X, Y = _pair(25, n=20)
     with pytest.raises(ValueError, match="matched_samples=False"):
         repalign.calibrate(X, Y, "uniformity_difference", n=10)
+
+
+def test_engine_sweep_and_report_card_run_the_new_measures(tmp_path):
+    from repalign.bench.cases import run_case
+    from repalign.engine.results import load
+    from repalign.engine.sweep import sweep
+
+    rng = _rng(26)
+    latent = rng.standard_normal((25, 3))
+    S = {f"s{i}": latent @ rng.standard_normal((3, 4)) + 0.3 * rng.standard_normal((25, 4)) for i in range(4)}
+    names = ["soft_matching", "gulp", "rsm_norm_difference", "eigenspace_overlap", "concentricity_difference"]
+    summary = sweep(S, names, tmp_path / "r.db", backend="serial", progress=False)
+    assert summary.failed == 0
+    res = load(tmp_path / "r.db")
+    off = ~np.eye(4, dtype=bool)
+    for name in names:
+        ref = repalign.pairwise(list(S.values()), name)
+        np.testing.assert_allclose(res.matrix(name).to_numpy()[off], ref[off], rtol=1e-10, atol=1e-12)
+    r = run_case("deformation", "gulp", quick=True, seed=0)  # the report card's API on a new measure
+    assert r.score is not None and r.status
