@@ -258,6 +258,20 @@ def test_energy_stochastic_shape_is_scipys_energy_distance_for_one_unit():
         repalign.compare(X, Y[:, :4], "energy_stochastic_shape")
 
 
+def test_stochastic_shape_is_symmetric_and_more_starts_never_hurt():
+    rng = _rng(27)
+    latent = rng.standard_normal((60, 2))
+    X, Y = [(latent @ rng.standard_normal((2, 4)) + 0.5 * rng.standard_normal((60, 4))).reshape(10, 6, 4)
+            for _ in range(2)]
+    for name in ("gaussian_stochastic_shape", "energy_stochastic_shape"):
+        d0 = repalign.compare(X, Y, name, n_init=0)
+        assert repalign.compare(Y, X, name, n_init=0) == pytest.approx(d0, rel=1e-12)  # both orientations run
+        d3 = repalign.compare(X, Y, name, n_init=3, seed=5)
+        assert d3 <= d0 + 1e-12 and d3 == repalign.compare(X, Y, name, n_init=3, seed=5)  # seeded
+    with pytest.raises(ValueError, match="n_init"):
+        repalign.get_measure("gaussian_stochastic_shape", n_init=-1)
+
+
 # ----------------------------------------------------------------------- calibrate and the engine
 @pytest.mark.parametrize("name", ["hard_matching", "gulp", "distance_correlation", "ensd", "eigenspace_overlap"])
 def test_permuted_states_equal_fresh_prepares_and_calibrate_runs(name):
