@@ -174,10 +174,92 @@ def check_nonconstant(Xc: np.ndarray, name: str, what: str = "this measure") -> 
                          f"{what} would be computed from zeros; rescale its varying columns")
 
 
+def as_seed_sequence(seed: Any) -> np.random.SeedSequence:
+    """The one seed normaliser: a SeedSequence from an int >= 0, None (fresh entropy), a
+    SeedSequence (returned as is) or a Generator (which is advanced by one draw)."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(0, 2**63)))
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed must be a non-negative int; got {seed}")
+        return np.random.SeedSequence(seed)
+    raise ValueError(f"seed must be an int, None, SeedSequence or numpy.random.Generator; got {type(seed).__name__}")
+
+
 def check_random_state(seed: Any) -> np.random.Generator:
-    """A numpy Generator from an int seed, a Generator, or None (fresh entropy)."""
+    """A numpy Generator from a seed (see :func:`as_seed_sequence`); a Generator is returned as
+    is. ``check_random_state(s)`` draws the same numbers as ``np.random.default_rng(s)``."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
-    raise ValueError(f"seed must be an int, None or numpy.random.Generator; got {type(seed).__name__}")
+    return np.random.default_rng(as_seed_sequence(seed))
+
+
+_INCLUDE = {"both": (True, True), "left": (True, False), "right": (False, True), "neither": (False, False)}
+
+
+def check_scalar(
+    x: Any,
+    name: str,
+    target_type: type | tuple[type, ...],
+    *,
+    min_val: float | None = None,
+    max_val: float | None = None,
+    include_boundaries: str = "both",
+    allow_none: bool = False,
+) -> Any:
+    """Check a scalar parameter's type and range, in the manner of scikit-learn's ``check_scalar``.
+
+    ``target_type`` is ``int``, ``float``, ``(int, float)`` ...: ``int`` accepts numpy integers
+    (never ``bool``), ``float`` accepts ints too. Returns ``x`` as a Python ``int``/``float`` (or
+    None when ``allow_none``). Raises ``ValueError`` naming ``name``, the expected type and range.
+    """
+    if x is None and allow_none:
+        return None
+    types = target_type if isinstance(target_type, tuple) else (target_type,)
+    want_float = float in types
+    is_int = isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+    is_float = isinstance(x, (float, np.floating))
+    kind = " or ".join(t.__name__ for t in types) + (" or None" if allow_none else "")
+    expected = f"{_article(kind)} {kind}{_range_text(min_val, max_val, include_boundaries)}"
+    if not (is_int and (int in types or want_float) or is_float and want_float):
+        raise ValueError(f"{name} must be {expected}; got {x!r}")
+    value = int(x) if is_int and int in types else float(x)
+    if is_float and not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {x!r}")
+    low_in, high_in = _INCLUDE[include_boundaries]
+    too_low = min_val is not None and (value < min_val or (value == min_val and not low_in))
+    too_high = max_val is not None and (value > max_val or (value == max_val and not high_in))
+    if too_low or too_high:
+        raise ValueError(f"{name} must be {expected}; got {x!r}")
+    return value
+
+
+def _article(kind: str) -> str:
+    return "an" if kind[0] in "aeiou" else "a"
+
+
+def _range_text(min_val: float | None, max_val: float | None, include: str) -> str:
+    if include not in _INCLUDE:
+        raise ValueError(f"include_boundaries must be one of {sorted(_INCLUDE)}; got {include!r}")
+    low_in, high_in = _INCLUDE[include]
+    parts = []
+    if min_val is not None:
+        parts.append(f"{'>=' if low_in else '>'} {min_val}")
+    if max_val is not None:
+        parts.append(f"{'<=' if high_in else '<'} {max_val}")
+    return (" " + " and ".join(parts)) if parts else ""
+
+
+def check_choice(x: Any, name: str, options: Iterable[Any]) -> Any:
+    """Check that ``x`` is one of ``options``; the error names ``name`` and lists the options."""
+    options = tuple(options)
+    try:
+        ok = x in options
+    except (TypeError, ValueError):  # incomparable (e.g. an array): never one of the options
+        ok = False
+    if not ok:
+        shown = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {shown}; got {x!r}")
+    return x

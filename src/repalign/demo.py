@@ -135,7 +135,7 @@ def run_demo(out: str | Path = "repalign-demo", *, quick: bool = False, seed: in
 
     from .report.figstyle import paper_style, parse_formats
     from .report.html import software_versions
-    from .studies.feedback_alignment import limited_threads
+    from ._runtime import limited_threads
 
     formats = parse_formats(figure_formats)
 

@@ -23,13 +23,14 @@ rows, so replays never duplicate; a 'failed' row is replaced only by a retry.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sqlite3
 from typing import Any, Iterable
 
-import numpy as np
+
+from .._serialize import canonical_json
+from .._serialize import to_jsonable as _to_jsonable
 
 FORMAT = "repalign-results"
 SCHEMA_VERSION = 1
@@ -68,26 +69,8 @@ CREATE TABLE IF NOT EXISTS file_hashes (
 
 # --------------------------------------------------------------------------- canonical JSON
 def to_jsonable(x: Any) -> Any:
-    """numpy scalars/arrays, tuples and sets as plain JSON types; anything else as repr."""
-    if isinstance(x, dict):
-        return {str(k): to_jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [to_jsonable(v) for v in x]
-    if isinstance(x, (set, frozenset)):
-        return sorted(to_jsonable(v) for v in x)
-    if isinstance(x, np.ndarray):
-        return to_jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return to_jsonable(x.item())
-    if isinstance(x, float) and not math.isfinite(x):
-        return repr(x)  # JSON has no NaN/inf
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    return repr(x)
-
-
-def canonical_json(x: Any) -> str:
-    return json.dumps(to_jsonable(x), sort_keys=True, separators=(",", ":"))
+    """The canonical-key policy of :func:`repalign._serialize.to_jsonable` (never fails)."""
+    return _to_jsonable(x, lenient=True)
 
 
 def measure_key(measure) -> str:

@@ -49,15 +49,12 @@ import dataclasses
 import html
 import io
 import json
-import platform
 import re
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from .._serialize import versions
 from .jsonable import to_jsonable
 from .tables import table_html as _table_html
 from .tables import table_rows as _table_rows
@@ -138,31 +135,7 @@ def _png_bytes(fig: Any, dpi: int) -> bytes:
 
 
 # ---------------------------------------------------------------------------- versions
-def software_versions() -> dict[str, str]:
-    """Versions of python, the platform, repalign, numpy, scipy, scikit-learn, and of
-    torch and matplotlib when they are already imported (never imported here)."""
-    from importlib import metadata
-
-    import scipy
-
-    def dist(name: str) -> str:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    out = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "repalign": dist("repalign"),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": dist("scikit-learn"),
-    }
-    for mod in ("torch", "matplotlib"):
-        if mod in sys.modules:
-            out[mod] = str(getattr(sys.modules[mod], "__version__", "unknown"))
-    return out
+software_versions = versions  # one home: repalign._serialize.versions
 
 
 # ---------------------------------------------------------------------------- report

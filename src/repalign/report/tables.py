@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .jsonable import _is_dataframe
+from .._serialize import is_dataframe
 
 
 def decimals_for(width: float, min_decimals: int = 0, max_decimals: int = 6) -> int:
@@ -139,7 +139,7 @@ def _numeric(v: Any) -> bool:
 
 def table_rows(data: Any, header: Any) -> tuple[list[str] | None, list[list[Any]]]:
     """Normalise a table source to (column names or None, rows)."""
-    if _is_dataframe(data):
+    if is_dataframe(data):
         df = data if type(data.index).__name__ == "RangeIndex" else data.reset_index()
         return [str(c) for c in df.columns], [list(r) for r in df.itertuples(index=False)]
     if isinstance(data, dict):

@@ -11,18 +11,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .._validation import as_seed_sequence
 
-def seed_sequence(seed: Any) -> np.random.SeedSequence:
-    """A SeedSequence from an int, None, a SeedSequence or a Generator (which is advanced)."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence(int(seed.integers(0, 2**63)))
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        if seed is not None and seed < 0:
-            raise ValueError(f"seed must be a non-negative int; got {seed}")
-        return np.random.SeedSequence(seed)
-    raise ValueError(f"seed must be an int, None, SeedSequence or numpy.random.Generator; got {type(seed).__name__}")
+
+seed_sequence = as_seed_sequence  # the one seed normaliser lives in repalign._validation
 
 
 def check_n(n: Any, name: str = "n") -> int:

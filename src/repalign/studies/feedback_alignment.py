@@ -35,15 +35,15 @@ Setup
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._runtime import limited_threads
 
 GRAD_FLOOR = 1e-8
 LAYER_NAMES_PREFIX = "block"
@@ -420,27 +420,3 @@ def save(results: dict, out_dir: str | Path) -> dict[str, Path]:
     json_path.write_text(json.dumps(results, indent=1))
     png_path = plot(results, out_dir / "feedback_alignment.png")
     return {"json": json_path, "figure": png_path}
-
-
-@contextmanager
-def limited_threads(n: int | None = 1):
-    """Run with torch and BLAS/OpenMP limited to ``n`` threads (None: every CPU this process
-    may use, capped there); the previous settings are restored afterwards.
-
-    The default is 1: the products here (batch 64 x width 256; 450 x 10 x 256 per null draw)
-    are too small to gain from threads, and on a shared, loaded 2-core machine two threads
-    spin against other processes: 10 DFA epochs took 122 s with 2 torch threads and 5 s with
-    1, and a null draw 14 ms with 2 BLAS threads instead of well under 1 ms.
-    """
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    avail = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n = max(1, min(n or avail, avail))
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with threadpool_limits(limits=n):
-            yield n
-    finally:
-        torch.set_num_threads(before)

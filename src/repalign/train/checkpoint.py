@@ -20,34 +20,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .._serialize import atomic_write
+
 FORMAT = 1
 _NAME = re.compile(r"^step_(\d{8})\.json$")
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     text = json.dumps(obj, indent=2, default=_json_default).encode()
-    _atomic_write(Path(path), lambda fh: fh.write(text))
+    atomic_write(path, text)
 
 
 def _json_default(o: Any) -> Any:
@@ -67,7 +54,7 @@ def save_checkpoint(out_dir: str | os.PathLike, state: dict, summary: dict) -> P
     state = dict(state)
     state["model_spec_json"] = json.dumps(state.pop("model_spec", None), default=_json_default)
     state = _plain(state)
-    _atomic_write(path, lambda fh: torch.save({"format": FORMAT, **state}, fh))
+    atomic_write(path, lambda fh: torch.save({"format": FORMAT, **state}, fh))
     write_json(path.with_suffix(".json"), {**summary, "file": path.name})
     return path
 
