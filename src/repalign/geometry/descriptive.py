@@ -99,7 +99,7 @@ class UniformityDifference(_StatisticDifference):
     defaults = {"t": 2.0}
 
     def _validate_params(self) -> None:
-        check_scalar(self.params["t"], "t", (int, float), min_val=0.0, include_boundaries="neither")
+        check_scalar(self.params["t"], "t", float, min_val=0.0, include_boundaries="neither")
 
     def _memory_need(self, n: int, p: int) -> tuple[float, str]:
         b = min(n, 1024)

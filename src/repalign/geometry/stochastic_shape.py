@@ -87,7 +87,7 @@ class _StochasticShapeBase(Measure):
 
     def _validate_params(self) -> None:
         check_scalar(self.params["n_iter"], "n_iter", int, min_val=1)
-        check_scalar(self.params["tol"], "tol", (int, float), min_val=0.0)
+        check_scalar(self.params["tol"], "tol", float, min_val=0.0)
         check_scalar(self.params["n_init"], "n_init", int, min_val=0)
         check_scalar(self.params["seed"], "seed", int, min_val=0)
 
