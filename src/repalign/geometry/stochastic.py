@@ -43,11 +43,12 @@ form, and a translation is also allowed, which drops the mean term.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy.linalg import eigh
 
-from .._validation import check_nonconstant
+from .._validation import check_choice, check_nonconstant
 from ..registry import Measure, register
 from .shape import aligned_sq_residual
 
@@ -116,22 +117,25 @@ class _BuresBase(Measure):
     is_metric = True
     matched_samples = False
     min_samples = 2
+    fixed: ClassVar[dict] = {}  # a preset's settings that are not parameters (read through _setting)
+
+    def _setting(self, name: str):
+        return self.params[name] if name in self.params else self.fixed[name]
 
     def _validate_params(self) -> None:
-        if self.align not in ("none", "orthogonal"):
-            raise ValueError(f"align must be 'none' or 'orthogonal'; got {self.align!r}")
+        check_choice(self._setting("align"), "align", ("none", "orthogonal"))
         for flag in ("normalize", "means"):
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise ValueError(f"{flag} must be True or False; got {getattr(self, flag)!r}")
+            if not isinstance(self._setting(flag), (bool, np.bool_)):
+                raise ValueError(f"{flag} must be True or False; got {self._setting(flag)!r}")
 
     def _prepare(self, X: np.ndarray) -> _GaussianState:
-        return gaussian_fit(X, bool(self.normalize))
+        return gaussian_fit(X, bool(self._setting("normalize")))
 
     def _compare(self, a: _GaussianState, b: _GaussianState) -> float:
-        if self.align == "orthogonal":
+        if self._setting("align") == "orthogonal":
             return float(np.sqrt(spectral_sq(a, b)))
         sq = bures_sq(a, b)
-        if self.means:
+        if self._setting("means"):
             p = max(len(a.mean), len(b.mean))
             d = _pad(a.mean, p) - _pad(b.mean, p)
             sq += float(d @ d)
@@ -159,4 +163,4 @@ class BuresSpectral(_BuresBase):
         {"sample_permutation", "translation", "orthogonal", "permutation", "isotropic_scaling"}
     )
     defaults = {}
-    align, normalize, means = "orthogonal", True, False
+    fixed = {"align": "orthogonal", "normalize": True, "means": False}
