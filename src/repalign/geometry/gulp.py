@@ -86,10 +86,28 @@ class GULP(Measure):
 
     def _compare(self, a: tuple, b: tuple) -> float:
         cross = float(np.sum((a[0].T @ b[0]) ** 2))
-        return float(np.sqrt(max(a[1] + b[1] - 2.0 * cross, 0.0)))
+        sq = a[1] + b[1] - 2.0 * cross
+        if sq <= 1e-4 * (a[1] + b[1]):  # nearly equal predictors: avoid the cancellation
+            return _explicit_distance(a[0], b[0])
+        return float(np.sqrt(sq))
 
     def _compare_many(self, A: list, B: list, symmetric: bool = False) -> np.ndarray:
+        """Stacked products for every tr(H_a H_b); nearly equal pairs recomputed explicitly."""
         cross = blockwise_cross([s[0] for s in A], [s[0] for s in B], _frobenius_sq, symmetric)
         sa = np.array([s[1] for s in A])[:, None]
         sb = np.array([s[1] for s in B])[None, :]
-        return np.sqrt(np.maximum(sa + sb - 2.0 * cross, 0.0))
+        sq = sa + sb - 2.0 * cross
+        out = np.sqrt(np.maximum(sq, 0.0))
+        close = sq <= 1e-4 * (sa + sb)
+        if symmetric:
+            close &= np.triu(np.ones(close.shape, dtype=bool))
+        for i, j in zip(*np.nonzero(close)):
+            out[i, j] = _explicit_distance(A[i][0], B[j][0])
+        return out
+
+
+def _explicit_distance(Fa: np.ndarray, Fb: np.ndarray) -> float:
+    """``||Fa Fa^T - Fb Fb^T||_F`` in an orthonormal basis W of [Fa, Fb]: small matrices, no cancellation."""
+    W, _ = np.linalg.qr(np.hstack([Fa, Fb]))
+    Pa, Pb = W.T @ Fa, W.T @ Fb
+    return float(np.linalg.norm(Pa @ Pa.T - Pb @ Pb.T))
