@@ -92,3 +92,13 @@ def test_stated_transforms_hold_numerically():
     ensd = repalign.compare(X, Y, "ensd")
     theirs = 2 / np.pi * np.arccos(ensd / np.sqrt(pr(Xc) * pr(Yc)))
     assert repalign.compare(X, Y, "ensd-distance=angular_normalized") * 2 / np.pi == pytest.approx(theirs, rel=1e-9)
+
+
+def test_docs_table_has_a_row_for_every_measure_and_lists_every_alias():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "measures.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`") for line in text.splitlines() if line.startswith("| `")}
+    assert {m.name for m in repalign.measures()} <= rows
+    missing = [a for a in ALIASES if f"`{a}`" not in text]
+    assert missing == []

@@ -57,7 +57,8 @@ _PLACEHOLDERS = {"alpha": ("alpha", float), "sigma": ("sigma", float), "topk": (
 _SIGMA = ("sigma is taken as repalign's absolute RBF/Laplace bandwidth (thingsvision's convention); "
           "Kornblith et al.'s code calls the median-relative factor 'threshold'")
 _NETREP_SHAPE = ("netrep's LinearMetric interpolates whitening matrices and rescales; repalign partially "
-                 "whitens (see docs/measures.md): equal at alpha = 0 and 1, different in between")
+                 "whitens (see repalign.geometry.shape): equal at alpha = 1, and at alpha = 0 for the "
+                 "angular score, different in between")
 
 _TABLE = [
     # ---- CKA
