@@ -3,7 +3,8 @@
     python benchmarks/measures_25b.py            # 12 systems of 500 x 50 (docs/measures.md numbers)
     python benchmarks/measures_25b.py --quick    # 6 systems of 200 x 20
 
-Stochastic shape metrics get (trials, conditions, units) = (20, n / 20, p) systems. Prints, per
+Stochastic shape metrics get 6 systems of (trials, conditions, units) = (20, 10, 10) (their
+optimisation runs many p x p SVDs per pair: see docs/measures.md). Prints, per
 measure, seconds for one compare, for pairwise over all systems, and for the loop of compares
 (the ratio shows what batching buys), and checks that pairwise equals the loop.
 """
@@ -40,8 +41,8 @@ def main() -> None:
     args = ap.parse_args()
     count, n, p = (6, 200, 20) if args.quick else (12, 500, 50)
     flat = _systems(count, n, p)
-    trials = [s.reshape(20, n // 20, p) for s in flat]
-    print(f"{count} systems of {n} x {p} (stochastic: {trials[0].shape})")
+    trials = [s.reshape(20, 10, 10) for s in _systems(6, 200, 10, seed=1)]
+    print(f"{count} systems of {n} x {p} (stochastic: 6 of {trials[0].shape})")
     print(f"{'measure':<28}{'compare s':>11}{'pairwise s':>12}{'loop s':>10}{'loop/pairwise':>15}")
     for name in MEASURES:
         S = trials if repalign.get_measure(name).input == "trials" else flat
