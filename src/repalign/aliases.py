@@ -60,6 +60,9 @@ _NETREP_SHAPE = ("netrep's LinearMetric interpolates whitening matrices and resc
                  "whitens (see repalign.geometry.shape): equal at alpha = 1, and at alpha = 0 for the "
                  "angular score, different in between")
 
+_SOC = ("ReSi's code indexes the condensed distance vector with sample indices and compares cosine "
+        "distances; repalign follows the paper (Hamilton et al. 2016)")
+
 _TABLE = [
     # ---- CKA
     Alias("cka-kernel=linear-hsic=gretton-score", "cka"),
@@ -70,6 +73,8 @@ _TABLE = [
           convention=_SIGMA),
     Alias("cka-kernel=(laplace-sigma={sigma})-hsic=gretton-score", "cka", {"kernel": "laplace"}, convention=_SIGMA),
     Alias("cka-kernel=linear-hsic=gretton-distance=angular", "cka_angular"),
+    Alias("cka-kernel=linear-hsic=lange-distance=angular", "cka", {"debiased": "lange"},
+          convention="theirs is arccos of this score (cka_angular has only the biased estimator)"),
     Alias("cka-kernel=(rbf-sigma={sigma})-hsic=gretton-distance=angular", "cka_angular", {"kernel": "rbf"},
           convention=_SIGMA),
     Alias("cka-kernel=linear-hsic=gretton-distance=one_minus_score", "cka",
@@ -86,7 +91,9 @@ _TABLE = [
     Alias("procrustes-score", "nbs", convention="cos of the Procrustes angle: the normalised Bures similarity"),
     Alias("nbs-score", "nbs"),
     Alias("procrustes-distance=euclidean", "procrustes_euclidean"),
-    Alias("procrustes-distance=squared_euclidean", "procrustes_sq_euclidean"),
+    Alias("procrustes-distance=squared_euclidean", "procrustes_sq_euclidean",
+          convention="similarity-repository's sim_metric backend (Ding et al. 2021) normalises each system "
+                     "first: that is procrustes_normalized squared"),
     Alias("bures_distance", "procrustes_euclidean",
           convention="nn_similarity_index's bures_distance is the Bures distance between the (centred) Gram "
                      "matrices X X^T and Y Y^T, which equals the Euclidean Procrustes distance; it is NOT "
@@ -120,8 +127,8 @@ _TABLE = [
     Alias("JaccardSimilarity", "jaccard_knn", source=RESI),
     Alias("rank_similarity", "rank_similarity"),
     Alias("RankSimilarity", "rank_similarity", source=RESI),
-    Alias("second_order_cosine_similarity", "second_order_cosine"),
-    Alias("SecondOrderCosineSimilarity", "second_order_cosine", source=RESI),
+    Alias("second_order_cosine_similarity", "second_order_cosine", convention=_SOC),
+    Alias("SecondOrderCosineSimilarity", "second_order_cosine", source=RESI, convention=_SOC),
     # ---- predictivity
     Alias("linear_regression-pearsonr-cv=5folds", "lstsq_predictivity", {"score": "pearson", "n_folds": 5}),
     Alias("ridge-lambda=1-pearsonr-cv=5folds", "linear_predictivity", {"alpha": 1.0, "score": "pearson", "n_folds": 5}),
@@ -131,7 +138,9 @@ _TABLE = [
     Alias("ridge-pearsonr-cv=5folds-reverse", "linear_predictivity",
           {"score": "pearson", "n_folds": 5, "direction": "reverse"}),
     Alias("pls-pearsonr-components={n_components}-cv=5folds", "pls_predictivity", {"score": "pearson", "n_folds": 5}),
-    Alias("LinearRegression", "lstsq_predictivity", source=RESI),
+    Alias("LinearRegression", "lstsq_predictivity", source=RESI,
+          convention="whether ReSi cross-validates or scores in-sample was not verified; repalign's is "
+                     "k-fold cross-validated R^2"),
     # ---- matching, GULP, distance matrices, overlaps, statistics (this module's families)
     Alias("hard_correlation_match", "hard_matching"),
     Alias("HardCorrelationMatch", "hard_matching", source=RESI),
@@ -167,13 +176,13 @@ _TABLE = [
 
 # RSA: every rdm x comparator spelling of similarity-repository and ReSi's four RSA names
 _RDMS = {"correlation": "correlation", "euclidean": "euclidean", "squared_euclidean": "sqeuclidean",
-         "cosine": "cosine"}
+         "cosine": "cosine", "poisson": "poisson"}
 _COMPARES = {"spearman": "spearman", "pearson": "pearson", "cosine": "cosine", "rho_a": "rho_a",
-             "tau_a": "tau_a", "kendall": "kendall_tau_b"}
+             "tau_a": "tau_a", "kendall": "kendall_tau_b", "bures": "bures"}
 _TABLE += [Alias(f"rsa-rdm={r}-compare={c}", "rsa", {"rdm": rdm, "compare": cmp})
            for r, rdm in _RDMS.items() for c, cmp in _COMPARES.items()]
-_TABLE += [Alias(f"rsa-rdm={r}-compare=euclidean", "rsa_distance", {"rdm": rdm, "compare": "euclidean"})
-           for r, rdm in _RDMS.items()]
+_TABLE += [Alias(f"rsa-rdm={r}-compare={c}", "rsa_distance", {"rdm": rdm, "compare": c})
+           for r, rdm in _RDMS.items() for c in ("euclidean", "bures_metric")]
 _TABLE += [Alias(f"RSA_{r}_{c}", "rsa" if c == "spearman" else "rsa_distance", {"rdm": r, "compare": c}, source=RESI)
            for r in ("correlation", "euclidean") for c in ("spearman", "euclidean")]
 
