@@ -38,13 +38,14 @@ def _timed(fn):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--measures", default=",".join(MEASURES), help="comma-separated subset")
     args = ap.parse_args()
     count, n, p = (6, 200, 20) if args.quick else (12, 500, 50)
     flat = _systems(count, n, p)
     trials = [s.reshape(20, 10, 10) for s in _systems(6, 200, 10, seed=1)]
     print(f"{count} systems of {n} x {p} (stochastic: 6 of {trials[0].shape})")
     print(f"{'measure':<28}{'compare s':>11}{'pairwise s':>12}{'loop s':>10}{'loop/pairwise':>15}")
-    for name in MEASURES:
+    for name in args.measures.split(","):
         S = trials if repalign.get_measure(name).input == "trials" else flat
         _, one = _timed(lambda: repalign.compare(S[0], S[1], name))
         M, t_pair = _timed(lambda: repalign.pairwise(S, name))

@@ -122,6 +122,8 @@ class GaussianStochasticShape(_StochasticShapeBase):
 
     def _compare(self, a: tuple, b: tuple) -> float:
         self._check_conditions(len(a[0]), len(b[0]))
+        if a is b:  # one prepared system against itself (pairwise's diagonal): a metric's 0
+            return 0.0
         p = max(a[0].shape[1], b[0].shape[1])
         mu_a, mu_b = _pad_units(a[0], p), _pad_units(b[0], p)
         F_a, F_b = _pad_square(a[1], p), _pad_square(b[1], p)
@@ -155,7 +157,7 @@ class GaussianStochasticShape(_StochasticShapeBase):
             U2, s2, Vt2 = np.linalg.svd(cross)
             Q = U2 @ Vt2
             loss = const - 2.0 * float(s2.sum())
-            if last - loss <= self.params["tol"] * max(abs(loss), 1e-300):
+            if last - loss <= self.params["tol"] * const:  # relative to the scale of the systems
                 break
             last = loss
         return Q
@@ -198,6 +200,8 @@ class EnergyStochasticShape(_StochasticShapeBase):
 
     def _compare(self, a: tuple, b: tuple) -> float:
         self._check_conditions(a[0].shape[1], b[0].shape[1])
+        if a is b:  # one prepared system against itself (pairwise's diagonal): a metric's 0
+            return 0.0
         p = max(a[0].shape[2], b[0].shape[2])
         X, Y = _pad_units(a[0], p), _pad_units(b[0], p)
         # both orientations (see the Gaussian metric): the score does not depend on the order
@@ -216,6 +220,7 @@ class EnergyStochasticShape(_StochasticShapeBase):
     def _descend(self, Q: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """Iteratively reweighted Procrustes on ``sum_c mean_rs ||x_cr - Q y_cs||``."""
         last = self._cross(X, Y, Q)
+        scale = last  # the cross term at the start: improvements below tol * scale stop the descent
         for _ in range(self.params["n_iter"] if last > 0 else 0):
             Yq = Y @ Q.T
             dists = [np.linalg.norm(X[:, c, None, :] - Yq[None, :, c, :], axis=2) for c in range(X.shape[1])]
@@ -232,7 +237,7 @@ class EnergyStochasticShape(_StochasticShapeBase):
             loss = self._cross(X, Y, Q_new)
             if loss > last:  # rounding: keep the better rotation
                 break
-            Q, done = Q_new, last - loss <= self.params["tol"] * max(loss, 1e-300)
+            Q, done = Q_new, last - loss <= self.params["tol"] * scale
             last = loss
             if done:
                 break
