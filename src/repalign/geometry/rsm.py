@@ -5,7 +5,7 @@ distances between samples, ``D_ij = ||x_i - x_j||`` (units of the data). Both me
 ``O(n^2)`` memory per system (checked before allocating).
 
 * ``"rsm_norm_difference"`` (Shahbazi et al. 2021; ReSi's RSMNormDifference): ``||D_x - D_y||``
-  with ``norm="frobenius"`` (the definition of the ReSi survey, eq. in section 4.2) or
+  with ``norm="frobenius"`` (the definition in the ReSi survey, Klabunde et al. 2023) or
   ``norm="spectral"`` (the largest singular value of ``D_x - D_y``: what ReSi's code computes,
   since ``numpy.linalg.norm(M, ord=2)`` of a square matrix is the spectral norm). A metric on
   systems modulo the invariances; units of the data (not scale invariant).
