@@ -308,5 +308,11 @@ def test_engine_sweep_and_report_card_run_the_new_measures(tmp_path):
     for name in names:
         ref = repalign.pairwise(list(S.values()), name)
         np.testing.assert_allclose(res.matrix(name).to_numpy()[off], ref[off], rtol=1e-10, atol=1e-12)
+    T = {f"t{i}": rng.standard_normal((5, 4, 3)) for i in range(3)}  # (trials, conditions, units)
+    assert sweep(T, "energy_stochastic_shape", tmp_path / "t.db", backend="serial", progress=False).failed == 0
+    stored = load(tmp_path / "t.db").matrix("energy_stochastic_shape").to_numpy()
+    off3 = ~np.eye(3, dtype=bool)
+    np.testing.assert_allclose(stored[off3], repalign.pairwise(list(T.values()), "energy_stochastic_shape")[off3],
+                               rtol=1e-10)
     r = run_case("deformation", "gulp", quick=True, seed=0)  # the report card's API on a new measure
     assert r.score is not None and r.status
