@@ -7,8 +7,15 @@ CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) for Gram matrices K, L of t
 * ``kernel='rbf'``: K_ij = exp(-||x_i - x_j||^2 / (2 sigma^2)) with the bandwidth rule of
   Kornblith et al.: ``sigma = threshold * sqrt(median_ij ||x_i - x_j||^2)`` (median over all
   n^2 entries, diagonal included), default threshold 0.5. Pass ``sigma`` to fix it instead.
+* ``kernel='laplace'``: K_ij = exp(-||x_i - x_j|| / sigma) (Euclidean norm, as Lange et al.'s
+  repsim; scikit-learn's ``laplacian_kernel`` uses the L1 norm instead, which is not rotation
+  invariant), with the same bandwidth rule ``sigma = threshold * sqrt(median_ij ||x_i - x_j||^2)``.
 * ``debiased=True``: the unbiased HSIC estimator (Song et al. 2012, eq. 5) replaces the biased
   one, removing the upward bias of CKA at small n / large p (needs n >= 4). It can be negative.
+* ``debiased='lange'``: Lange et al. (2023)'s estimator: the inner product of the centred Gram
+  matrices with their diagonals removed, sum_{i != j} (HKH)_ij (HLH)_ij. Most of the upward
+  bias goes (the diagonal carries each sample's squared norm), and being an inner product it
+  keeps |CKA| <= 1 (Cauchy-Schwarz), so arccos of it stays an angle. It can be negative.
 
 ``cka_angular`` is arccos(CKA): the angle between the centred, normalised Gram matrices, a
 metric on systems modulo the invariances of CKA (biased estimator only).
@@ -21,9 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
 
-from .._validation import check_nonconstant
+from .._validation import check_choice, check_nonconstant, check_scalar
 from ._blocks import width_groups
 from ..registry import Measure, register, register_alias
+
+KERNELS = ("linear", "rbf", "laplace")
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ class _FeatureState:
 
 @dataclass(frozen=True)
 class _GramState:
-    K: np.ndarray  # centred Gram (biased) or Gram with zero diagonal (debiased), (n, n)
+    K: np.ndarray  # centred Gram (biased), Gram with zero diagonal (song), centred and zero diagonal (lange)
     rowsum: np.ndarray  # K 1 (debiased only), (n,)
     total: float  # 1^T K 1 (debiased only)
     self_hsic: float
@@ -63,6 +72,19 @@ def rbf_gram(X: np.ndarray, threshold: float = 0.5, sigma: float | None = None) 
     return np.exp(-sq / (2.0 * sigma2))
 
 
+def laplace_gram(X: np.ndarray, threshold: float = 0.5, sigma: float | None = None) -> np.ndarray:
+    """Laplace Gram matrix exp(-||x_i - x_j|| / sigma), bandwidth as :func:`rbf_gram`'s sigma."""
+    sq = squareform(pdist(X, "sqeuclidean"))
+    if sigma is None:
+        med = np.median(sq)
+        if med <= 0:
+            raise ValueError("Laplace bandwidth is zero: more than half of the pairwise distances are 0")
+        scale = threshold * np.sqrt(med)
+    else:
+        scale = float(sigma)
+    return np.exp(-np.sqrt(sq) / scale)
+
+
 def _center_gram(K: np.ndarray) -> np.ndarray:
     K = K - K.mean(axis=0, keepdims=True)
     return K - K.mean(axis=1, keepdims=True)
@@ -70,7 +92,12 @@ def _center_gram(K: np.ndarray) -> np.ndarray:
 
 @register
 class CKA(Measure):
-    """Centred kernel alignment (linear or RBF kernel; biased or debiased HSIC)."""
+    """Centred kernel alignment (linear, RBF or Laplace kernel; Gretton, Song or Lange HSIC estimator).
+
+    Parameters: ``kernel`` ('linear', 'rbf', 'laplace'), ``debiased`` (False: Gretton et al.'s
+    biased estimator; True: Song et al.'s unbiased one; 'lange': Lange et al. 2023's; see the
+    module docstring), ``threshold`` and ``sigma`` (bandwidth of the RBF/Laplace kernels).
+    """
 
     name = "cka"
     kind = "similarity"
@@ -80,15 +107,21 @@ class CKA(Measure):
     defaults = {"kernel": "linear", "debiased": False, "threshold": 0.5, "sigma": None}
 
     def _validate_params(self) -> None:
-        if self.kernel not in ("linear", "rbf"):
-            raise ValueError(f"kernel must be 'linear' or 'rbf'; got {self.kernel!r}")
-        if not (isinstance(self.threshold, (int, float)) and self.threshold > 0):
-            raise ValueError(f"threshold must be a positive number; got {self.threshold!r}")
-        if self.sigma is not None and not self.sigma > 0:
-            raise ValueError(f"sigma must be positive or None; got {self.sigma!r}")
+        p = self.params
+        check_choice(p["kernel"], "kernel", KERNELS)
+        check_scalar(p["threshold"], "threshold", float, min_val=0, include_boundaries="neither")
+        check_scalar(p["sigma"], "sigma", float, min_val=0, include_boundaries="neither", allow_none=True)
+        check_choice(p["debiased"], "debiased", (False, True, "lange"))
+
+    def _estimator(self) -> str:
+        """'gretton' (biased), 'song' (unbiased) or 'lange' (see the module docstring)."""
+        d = self.params["debiased"]
+        if isinstance(d, str):
+            return d
+        return "song" if d else "gretton"
 
     def _min_samples(self) -> int:
-        return 4 if self.debiased else 2
+        return 4 if self._estimator() == "song" else 2
 
     memory_way_out = ("use kernel='linear' with fewer features than samples (computed in feature space, "
                       "no n x n matrix), or fewer samples")
@@ -97,7 +130,7 @@ class CKA(Measure):
         """RBF: squared distances, their median's copy and the kernel (~3.5 n x n float64);
         linear: the n x n Gram and its square when p > n, else the p x p cross product."""
         data = 3.0 * n * p * 8
-        if self.kernel == "rbf":
+        if self.params["kernel"] != "linear":
             return data + 3.5 * n * n * 8, f"~3.5 n x n float64 matrices, n = {n:,}"
         if p > n:
             return data + 2.0 * n * n * 8, f"the {n:,} x {n:,} Gram matrix and its square (float64)"
@@ -107,13 +140,17 @@ class CKA(Measure):
     def _prepare(self, X: np.ndarray):
         Xc = X - X.mean(axis=0)
         check_nonconstant(Xc, "X", "CKA")
-        if self.kernel == "rbf":
-            return self._gram_state(rbf_gram(X, self.threshold, self.sigma))
+        kernel = self.params["kernel"]
+        if kernel != "linear":
+            gram_fn = rbf_gram if kernel == "rbf" else laplace_gram
+            return self._gram_state(gram_fn(X, self.params["threshold"], self.params["sigma"]))
         n, p = Xc.shape
         row_sq = np.einsum("ij,ij->i", Xc, Xc)
         gram = Xc @ Xc.T if p > n else None
         xtx = np.sum((gram if gram is not None else Xc.T @ Xc) ** 2)
-        if self.debiased:
+        if self._estimator() == "lange":  # centred Gram without its diagonal
+            self_hsic = xtx - row_sq @ row_sq
+        elif self._estimator() == "song":
             # With centred X: K~ 1 = -row_sq and 1^T K~ 1 = -sum(row_sq).
             self_hsic = _unbiased_hsic_terms(
                 xtx - row_sq @ row_sq, -row_sq, -row_sq, -row_sq.sum(), -row_sq.sum(), n
@@ -124,7 +161,11 @@ class CKA(Measure):
 
     def _gram_state(self, K: np.ndarray) -> _GramState:
         n = K.shape[0]
-        if self.debiased:
+        if self._estimator() == "lange":
+            Kc = _center_gram(K)
+            np.fill_diagonal(Kc, 0.0)
+            return _GramState(Kc, np.zeros(0), 0.0, float(np.sum(Kc * Kc)))
+        if self._estimator() == "song":
             K = K.copy()
             np.fill_diagonal(K, 0.0)
             r = K.sum(axis=1)
@@ -149,7 +190,7 @@ class CKA(Measure):
         """The (unnormalised) cross HSIC between two prepared systems."""
         if isinstance(a, _GramState):
             cross = float(np.sum(a.K * b.K))
-            if not self.debiased:
+            if self._estimator() != "song":
                 return cross
             return _unbiased_hsic_terms(cross, a.rowsum, b.rowsum, a.total, b.total, a.K.shape[0])
         n = a.Xc.shape[0]
@@ -157,9 +198,11 @@ class CKA(Measure):
             tr = float(np.sum(a.gram * b.gram))
         else:
             tr = float(np.sum((a.Xc.T @ b.Xc) ** 2))
-        if not self.debiased:
-            return tr
         ra, rb = a.row_sq, b.row_sq
+        if self._estimator() == "lange":
+            return tr - ra @ rb
+        if self._estimator() == "gretton":
+            return tr
         return _unbiased_hsic_terms(tr - ra @ rb, -ra, -rb, -ra.sum(), -rb.sum(), n)
 
     def _normalise(self, cross, self_a, self_b):
@@ -178,14 +221,16 @@ class CKA(Measure):
         n = A[0].Xc.shape[0]
         Xa, Xb = [s.Xc for s in A], [s.Xc for s in B]
         tr = _pairwise_trace_kl(Xa, Xb, symmetric)
-        if self.debiased:
+        if self._estimator() == "gretton":
+            cross = tr
+        else:
             Ra = np.stack([s.row_sq for s in A])
             Rb = np.stack([s.row_sq for s in B])
-            sa, sb = Ra.sum(axis=1), Rb.sum(axis=1)
             rr = Ra @ Rb.T
-            cross = tr - rr + np.outer(sa, sb) / ((n - 1) * (n - 2)) - 2.0 * rr / (n - 2)
-        else:
-            cross = tr
+            cross = tr - rr
+            if self._estimator() == "song":
+                sa, sb = Ra.sum(axis=1), Rb.sum(axis=1)
+                cross = cross + np.outer(sa, sb) / ((n - 1) * (n - 2)) - 2.0 * rr / (n - 2)
         self_a = np.array([s.self_hsic for s in A])
         self_b = np.array([s.self_hsic for s in B])
         return self._normalise(cross, self_a[:, None], self_b[None, :])
@@ -195,7 +240,7 @@ class CKA(Measure):
         Fa = np.stack([s.K.ravel() for s in A])
         Fb = Fa if A is B else np.stack([s.K.ravel() for s in B])
         cross = Fa @ Fb.T
-        if self.debiased:
+        if self._estimator() == "song":
             Ra = np.stack([s.rowsum for s in A])
             Rb = np.stack([s.rowsum for s in B])
             ta = np.array([s.total for s in A])
@@ -292,14 +337,23 @@ def _blocked_gram_cross(Xa: list, Xb: list, symmetric: bool, max_bytes: int = 2*
 
 @register
 class AngularCKA(CKA):
-    """arccos(CKA): angle between centred normalised Gram matrices (radians), a metric."""
+    """arccos(CKA): angle between centred normalised Gram matrices (radians), a metric.
+
+    ``debiased`` is False (Gretton's estimator: the angle is in [0, pi/2]) or 'lange' (Lange et
+    al. 2023's AngularCKA: the angle between the centred Grams with their diagonals removed, an
+    inner product, so still a metric; in [0, pi] since that CKA can be negative). Song's
+    unbiased estimator is not offered here.
+    """
 
     name = "cka_angular"
     kind = "distance"
-    range = (0.0, np.pi / 2)
+    range = (0.0, np.pi)
     is_metric = True
-    defaults = {"kernel": "linear", "threshold": 0.5, "sigma": None}
-    debiased = False
+    defaults = {"kernel": "linear", "debiased": False, "threshold": 0.5, "sigma": None}
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_choice(self.params["debiased"], "debiased", (False, "lange"))
 
     def _compare(self, a, b) -> float:
         return float(np.arccos(np.clip(super()._compare(a, b), -1.0, 1.0)))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._validation import check_nonconstant, check_random_state
+from .._validation import check_choice, check_nonconstant, check_random_state, check_scalar
 from ..registry import Comparison, Measure, register
 
 _METRICS = ("cosine", "euclidean")
@@ -91,25 +91,24 @@ class MutualKNN(Measure):
     defaults = {"k": 10, "metric": "cosine"}
 
     def _validate_params(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise ValueError(f"k must be a positive integer; got {self.k!r}")
-        if self.metric not in _METRICS:
-            raise ValueError(f"metric must be one of {_METRICS}; got {self.metric!r}")
+        check_scalar(self.params["k"], "k", int, min_val=1)
+        if "metric" in self.params:
+            check_choice(self.params["metric"], "metric", _METRICS)
 
     def _min_samples(self) -> int:
-        return int(self.k) + 1
+        return int(self.params["k"]) + 1
 
     def _memory_need(self, n: int, p: int) -> tuple[float, str]:
         """Distances are built in row blocks of at most 2^22 entries (a few copies of a block),
         never the whole n x n matrix; plus the normalised data and the (n, k) neighbour lists."""
         block = min(n * n, max(n, _CHUNK_ELEMS))
-        need = 8.0 * (4 * block + 2 * n * p + 3 * n * int(self.k))
+        need = 8.0 * (4 * block + 2 * n * p + 3 * n * int(self.params["k"]))
         return need, f"row blocks of the {n:,} x {n:,} distance matrix ({block:,} entries at a time)"
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
-        if self.metric == "euclidean":
+        if self.params["metric"] == "euclidean":
             check_nonconstant(X - X.mean(axis=0), "X", "mutual k-NN")
-        return knn_indices(X, int(self.k), self.metric)
+        return knn_indices(X, int(self.params["k"]), self.params["metric"])
 
     def _compare(self, a: np.ndarray, b: np.ndarray) -> Comparison:
         frac = neighbour_overlap(a, b) / a.shape[1]
@@ -145,18 +144,12 @@ class RidgeR2(Measure):
     defaults = {"alpha": None, "n_folds": 5, "seed": 0}
 
     def _validate_params(self) -> None:
-        nf = self.n_folds
-        if isinstance(nf, bool) or not isinstance(nf, (int, np.integer)) or nf < 2:
-            raise ValueError(f"n_folds must be an integer >= 2; got {nf!r}")
-        self._alphas = _check_alpha(self.alpha)
-        rng = check_random_state(self.seed)  # validates the seed
-        if isinstance(self.seed, (int, np.integer)):
-            self._fold_seed = int(self.seed) % 2**32
-        else:
-            self._fold_seed = int(rng.integers(2**32))
+        check_scalar(self.params["n_folds"], "n_folds", int, min_val=2)
+        self._alphas = _check_alpha(self.params["alpha"])
+        self._fold_seed = fold_seed(self.params["seed"])
 
     def _min_samples(self) -> int:
-        return int(self.n_folds) + 2
+        return int(self.params["n_folds"]) + 2
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         Xc = X - X.mean(axis=0)
@@ -183,7 +176,7 @@ class RidgeR2(Measure):
         chosen = []
         from sklearn.model_selection import KFold
 
-        folds = KFold(int(self.n_folds), shuffle=True, random_state=self._fold_seed)
+        folds = KFold(int(self.params["n_folds"]), shuffle=True, random_state=self._fold_seed)
         for train, test in folds.split(X):
             model = self._model().fit(X[train], Y[train])
             pred[test] = np.reshape(model.predict(X[test]), (len(test), -1))  # 1-D for a single unit
@@ -191,6 +184,15 @@ class RidgeR2(Measure):
         ss_res = np.sum((Y - pred) ** 2)
         ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2)
         return Comparison(float(1.0 - ss_res / ss_tot), {"alphas": np.array(chosen)})
+
+
+def fold_seed(seed: Any) -> int:
+    """The integer seed of the k-fold split: an int seed itself (mod 2^32), else one draw from the
+    seed's Generator (made once, when the measure is built, so every comparison uses the same folds)."""
+    rng = check_random_state(seed)  # validates the seed
+    if isinstance(seed, (int, np.integer)):
+        return int(seed) % 2**32
+    return int(rng.integers(2**32))
 
 
 def _check_alpha(alpha: Any) -> tuple:

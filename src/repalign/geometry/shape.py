@@ -1,4 +1,5 @@
-"""Generalized shape metrics (Williams, Kunz, Kornblith & Linderman 2021) and permutation Procrustes.
+"""Generalized shape metrics (Williams, Kunz, Kornblith & Linderman 2021), the Procrustes family and
+permutation Procrustes.
 
 Each system X, an ``(n, p)`` array (samples, features), is centred, ``X_c = X - mean(X)``, and
 partially whitened::
@@ -45,6 +46,12 @@ scaling and, if ``ridge = 0`` (``"cca_shape"``), to any invertible linear map. F
 rescaling X changes the distance: those settings are not scale invariant. The registered names declare exactly what holds for all
 their parameter values, which is why the presets are separate classes with fixed parameters.
 
+The Procrustes family (alpha = 1, centred, no whitening): ``"procrustes"`` (the angle),
+``"procrustes_euclidean"`` (the residual), ``"procrustes_sq_euclidean"`` (its square),
+``"procrustes_normalized"`` (the residual of the norm-normalised systems, the chord
+``sqrt(2 - 2 nbs)``), ``"nbs"`` (normalised Bures similarity, the cosine of the angle) and
+``"aligned_cosine"`` (mean per-sample cosine after the rotation; uncentred, as ReSi).
+
 ``"permutation_procrustes"``: centred systems, best one-to-one matching of units (Hungarian
 algorithm on X_c^T Y_c, zero-padding for different widths), no whitening, same two scores.
 Invariant to translation and permutation of units (and, angular score only, isotropic scaling);
@@ -55,11 +62,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .._validation import check_nonconstant
+from .._validation import check_choice, check_nonconstant, check_scalar
 from ._blocks import blockwise_cross, nuclear_norms
 from ..registry import Measure, register
 
@@ -103,11 +111,32 @@ def _split_residual(Ar: np.ndarray, Br: np.ndarray) -> float:
 
 
 def _distance(sq_residual_fn, A: np.ndarray, B: np.ndarray, norm_a: float, norm_b: float, score: str) -> float:
-    """Euclidean residual, or the angle between the normalised systems via its chord length."""
-    if score == "euclidean":
-        return float(np.sqrt(max(sq_residual_fn(A, B), 0.0)))
+    """Euclidean residual (or its square), or from the normalised systems' chord length: the chord
+    itself ("normalized") or the angle between them ("angular")."""
+    if score in ("euclidean", "sq_euclidean"):
+        sq = max(sq_residual_fn(A, B), 0.0)
+        return float(sq if score == "sq_euclidean" else np.sqrt(sq))
     chord = np.sqrt(max(sq_residual_fn(A, B, norm_a, norm_b), 0.0))
+    if score == "normalized":
+        return float(chord)
     return float(2.0 * np.arcsin(min(chord / 2.0, 1.0)))
+
+
+def _scores_from_nuclear(nuc: np.ndarray, na: np.ndarray, nb: np.ndarray, score: str):
+    """(scores, squared chords or residuals, their scale) of a block from ||Z_a^T Z_b||_*."""
+    if score in ("angular", "normalized"):
+        total = np.full(nuc.shape, 2.0)
+        sq = total - 2.0 * nuc / (na * nb)
+    else:
+        total = na**2 + nb**2
+        sq = total - 2.0 * nuc
+    sq0 = np.maximum(sq, 0.0)
+    if score == "sq_euclidean":
+        return sq0, sq, total
+    out = np.sqrt(sq0)
+    if score == "angular":
+        out = 2.0 * np.arcsin(np.minimum(out / 2.0, 1.0))
+    return out, sq, total
 
 
 def partial_whiten(Xc: np.ndarray, alpha: float, ridge: float = 0.0) -> np.ndarray:
@@ -134,25 +163,27 @@ class _ShapeBase(Measure):
     is_metric = True
     matched_samples = True
     min_samples = 2
+    # Settings of the presets, which take no parameters (a parameter overrides its setting here).
+    fixed: ClassVar[dict] = {}
+
+    def _setting(self, name: str):
+        return self.params[name] if name in self.params else self.fixed[name]
 
     def _validate_params(self) -> None:
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.floating)):
-            raise ValueError(f"alpha must be a number in [0, 1]; got {self.alpha!r}")
-        if not 0.0 <= float(self.alpha) <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1]; got {self.alpha!r}")
-        if self.score not in _SCORES:
-            raise ValueError(f"score must be 'angular' or 'euclidean'; got {self.score!r}")
-        if isinstance(self.ridge, bool) or not (
-            isinstance(self.ridge, (int, float, np.floating)) and np.isfinite(self.ridge) and self.ridge >= 0
-        ):
-            raise ValueError(f"ridge must be a finite number >= 0; got {self.ridge!r}")
+        p = self.params
+        if "alpha" in p:
+            check_scalar(p["alpha"], "alpha", float, min_val=0.0, max_val=1.0)
+        if "score" in p:
+            check_choice(p["score"], "score", _SCORES)
+        if "ridge" in p:
+            check_scalar(p["ridge"], "ridge", float, min_val=0.0)
 
     def _prepare(self, X: np.ndarray) -> _ShapeState:
         Xc = X - X.mean(axis=0)
         check_nonconstant(Xc, "X", f"'{self.name}'")
-        alpha = float(self.alpha)
-        Z = partial_whiten(Xc, alpha, float(self.ridge))
-        if alpha == 0.0 and self.ridge == 0 and Z.shape[1] >= X.shape[0] - 1:
+        alpha, ridge = float(self._setting("alpha")), float(self._setting("ridge"))
+        Z = partial_whiten(Xc, alpha, ridge)
+        if alpha == 0.0 and ridge == 0 and Z.shape[1] >= X.shape[0] - 1:
             warnings.warn(
                 f"'{self.name}' with alpha=0: X has rank {Z.shape[1]} >= n_samples - 1 = {X.shape[0] - 1}, "
                 "so full whitening maps it onto the whole centred sample space and its distance to any "
@@ -167,7 +198,7 @@ class _ShapeBase(Measure):
         return _ShapeState(state.Z[rows], state.norm)
 
     def _compare(self, a: _ShapeState, b: _ShapeState) -> float:
-        return _distance(aligned_sq_residual, a.Z, b.Z, a.norm, b.norm, self.score)
+        return _distance(aligned_sq_residual, a.Z, b.Z, a.norm, b.norm, self._setting("score"))
 
     def _compare_many(self, A: list, B: list, symmetric: bool = False) -> np.ndarray:
         """All nuclear norms ||Z_i^T Z_j||_* from stacked products and batched SVDs.
@@ -178,15 +209,7 @@ class _ShapeBase(Measure):
         nuc = blockwise_cross([s.Z for s in A], [s.Z for s in B], nuclear_norms, symmetric)
         na = np.array([s.norm for s in A])[:, None]
         nb = np.array([s.norm for s in B])[None, :]
-        if self.score == "angular":
-            total = np.full(nuc.shape, 2.0)
-            sq = total - 2.0 * nuc / (na * nb)
-        else:
-            total = na**2 + nb**2
-            sq = total - 2.0 * nuc
-        out = np.sqrt(np.maximum(sq, 0.0))
-        if self.score == "angular":
-            out = 2.0 * np.arcsin(np.minimum(out / 2.0, 1.0))
+        out, sq, total = _scores_from_nuclear(nuc, na, nb, self._setting("score"))
         close = sq <= 1e-4 * total
         if symmetric:
             close &= np.triu(np.ones(close.shape, dtype=bool))
@@ -213,7 +236,7 @@ class Procrustes(_ShapeBase):
     range = (0.0, np.pi / 2)
     invariances = frozenset({"translation", "orthogonal", "permutation", "isotropic_scaling"})
     defaults = {}
-    alpha, score, ridge = 1.0, "angular", 0.0
+    fixed = {"alpha": 1.0, "score": "angular", "ridge": 0.0}
 
 
 @register
@@ -224,7 +247,7 @@ class ProcrustesEuclidean(_ShapeBase):
     range = (0.0, np.inf)
     invariances = frozenset({"translation", "orthogonal", "permutation"})
     defaults = {}
-    alpha, score, ridge = 1.0, "euclidean", 0.0
+    fixed = {"alpha": 1.0, "score": "euclidean", "ridge": 0.0}
 
 
 @register
@@ -237,7 +260,104 @@ class CCAShape(_ShapeBase):
         {"translation", "orthogonal", "permutation", "isotropic_scaling", "invertible_linear"}
     )
     defaults = {}
-    alpha, score, ridge = 0.0, "angular", 0.0
+    fixed = {"alpha": 0.0, "score": "angular", "ridge": 0.0}
+
+
+@register
+class NBS(_ShapeBase):
+    """Normalised Bures similarity ||X_c^T Y_c||_* / (||X_c||_F ||Y_c||_F): the cosine of the Procrustes angle.
+
+    Also the Bures fidelity of the two centred Gram matrices (Tang et al. 2020's NBS), in
+    [0, 1]: ``nbs == cos(procrustes)``.
+    """
+
+    name = "nbs"
+    kind = "similarity"
+    range = (0.0, 1.0)
+    is_metric = False
+    invariances = frozenset({"translation", "orthogonal", "permutation", "isotropic_scaling"})
+    defaults = {}
+    fixed = {"alpha": 1.0, "ridge": 0.0}
+
+    def _compare(self, a: _ShapeState, b: _ShapeState) -> float:
+        if a.Z.shape[1] == 0 or b.Z.shape[1] == 0:
+            return 0.0
+        nuc = float(np.linalg.svd(a.Z.T @ b.Z, compute_uv=False).sum())
+        return float(np.clip(nuc / (a.norm * b.norm), 0.0, 1.0))
+
+    def _compare_many(self, A: list, B: list, symmetric: bool = False) -> np.ndarray:
+        nuc = blockwise_cross([s.Z for s in A], [s.Z for s in B], nuclear_norms, symmetric)
+        na = np.array([s.norm for s in A])[:, None]
+        nb = np.array([s.norm for s in B])[None, :]
+        return np.clip(nuc / (na * nb), 0.0, 1.0)
+
+
+@register
+class ProcrustesSqEuclidean(_ShapeBase):
+    """Squared Euclidean Procrustes distance min_Q ||X_c - Y_c Q||_F^2 (units of the data squared x samples)."""
+
+    name = "procrustes_sq_euclidean"
+    range = (0.0, np.inf)
+    is_metric = False  # the square of a metric: the triangle inequality fails
+    invariances = frozenset({"translation", "orthogonal", "permutation"})
+    defaults = {}
+    fixed = {"alpha": 1.0, "score": "sq_euclidean", "ridge": 0.0}
+
+
+@register
+class ProcrustesNormalized(_ShapeBase):
+    """Normalised Euclidean Procrustes distance min_Q ||X_c/||X_c|| - Y_c/||Y_c|| Q||_F, in [0, sqrt 2].
+
+    The chord between the normalised systems: ``sqrt(2 - 2 nbs) = 2 sin(procrustes / 2)``, ReSi's
+    ``OrthogonalProcrustesCenteredAndNormalized``; its square is Ding et al. (2021)'s "procrustes".
+    """
+
+    name = "procrustes_normalized"
+    range = (0.0, float(np.sqrt(2.0)))
+    invariances = frozenset({"translation", "orthogonal", "permutation", "isotropic_scaling"})
+    defaults = {}
+    fixed = {"alpha": 1.0, "score": "normalized", "ridge": 0.0}
+
+
+@register
+class AlignedCosine(Measure):
+    """Aligned cosine similarity: mean over samples of cos(x_i Q, y_i) after the best rotation Q of X onto Y.
+
+    As ReSi's ``AlignedCosineSimilarity`` (Hamilton et al. 2016), on the raw, *uncentred*
+    systems (the narrower zero-padded to the wider one's width): ``Q`` is the orthogonal map
+    minimising ``||X Q - Y||_F`` (``Q = U V^T`` for ``X^T Y = U S V^T``), and the score is
+    ``mean_i <x_i Q, y_i> / (||x_i|| ||y_i||)`` in [-1, 1]. Symmetric: aligning Y to X by Q^T
+    gives the same cosines. Invariant to orthogonal maps, isotropic scaling and permutations,
+    not to translation (the cosines are taken about the origin). Where ``X^T Y`` is rank
+    deficient, Q is not unique on the null directions; numpy's SVD fixes one choice.
+    A zero sample has no direction: ValueError.
+    """
+
+    name = "aligned_cosine"
+    kind = "similarity"
+    range = (-1.0, 1.0)
+    invariances = frozenset({"orthogonal", "permutation", "isotropic_scaling"})
+    is_metric = False
+    matched_samples = True
+    defaults = {}
+
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(X, axis=1)
+        if np.any(norms <= 1e-12 * norms.max()) or norms.max() == 0:
+            raise ValueError(f"X has a zero sample (row {int(np.argmin(norms))}), whose cosine is undefined")
+        return X
+
+    def _permute_state(self, state: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return state[rows]
+
+    def _compare(self, a: np.ndarray, b: np.ndarray) -> float:
+        width = max(a.shape[1], b.shape[1])
+        A = np.pad(a, ((0, 0), (0, width - a.shape[1])))
+        B = np.pad(b, ((0, 0), (0, width - b.shape[1])))
+        U, _, Vt = np.linalg.svd(A.T @ B)
+        aligned = A @ (U @ Vt)
+        cos = np.einsum("ij,ij->i", aligned, B) / (np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1))
+        return float(np.clip(cos.mean(), -1.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -277,8 +397,7 @@ class PermutationProcrustes(Measure):
     defaults = {"score": "angular"}
 
     def _validate_params(self) -> None:
-        if self.score not in _SCORES:
-            raise ValueError(f"score must be 'angular' or 'euclidean'; got {self.score!r}")
+        check_choice(self.params["score"], "score", _SCORES)
 
     def _prepare(self, X: np.ndarray) -> _CentredState:
         Xc = X - X.mean(axis=0)
@@ -286,4 +405,4 @@ class PermutationProcrustes(Measure):
         return _CentredState(Xc, float(np.linalg.norm(Xc)))
 
     def _compare(self, a: _CentredState, b: _CentredState) -> float:
-        return _distance(permutation_sq_residual, a.Xc, b.Xc, a.norm, b.norm, self.score)
+        return _distance(permutation_sq_residual, a.Xc, b.Xc, a.norm, b.norm, self.params["score"])
