@@ -99,6 +99,7 @@ def test_docs_table_has_a_row_for_every_measure_and_lists_every_alias():
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "measures.md").read_text(encoding="utf-8")
     rows = {line.split("|")[1].strip().strip("`") for line in text.splitlines() if line.startswith("| `")}
-    assert {m.name for m in repalign.measures()} <= rows
+    # names starting with "_" are toy measures that other test modules register
+    assert {m.name for m in repalign.measures() if not m.name.startswith("_")} <= rows
     missing = [a for a in ALIASES if f"`{a}`" not in text]
     assert missing == []
