@@ -29,6 +29,7 @@ import numpy as np
 from ._memory import check_memory
 from ._serialize import canonical_json
 from ._validation import as_system, as_trials, check_same_samples
+from .aliases import resolve_alias, search_measures
 
 # Vocabulary of invariances a measure may declare (transformations g with d(X, g(X)) = d(X, X)
 # applied to one system only, or equivalently d(X, Y) = d(X, g(Y))).
@@ -137,6 +138,9 @@ class Measure:
     # Parameters added after results were stored: left out of ``key`` while at their default, so
     # the keys of settings that existed before (in users' stores and caches) stay valid.
     key_omits_at_default: ClassVar[frozenset] = frozenset()
+    # Settings a preset class fixes (e.g. 'procrustes' is shape with alpha=1): not parameters, so
+    # not in the key and not settable; read them, and parameters alike, with _setting(name).
+    fixed: ClassVar[dict] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -160,6 +164,10 @@ class Measure:
         """Raise ValueError naming the bad parameter; may return ``{name: normalised value}``
         (e.g. a seed drawn once), which replaces the given values (and so enters the key)."""
         return None
+
+    def _setting(self, name: str) -> Any:
+        """A parameter's value, or the value the class fixes for it (see ``fixed``)."""
+        return self.params[name] if name in self.params else self.fixed[name]
 
     def _min_samples(self) -> int:
         return self.min_samples
@@ -417,9 +425,14 @@ def get_measure(measure: str | Measure, **params: Any) -> Measure:
         if params:
             return type(measure)(**{**measure.params, **params})
         return measure
+    if isinstance(measure, str) and measure not in _REGISTRY:  # another tool's id (repalign.aliases)
+        target = resolve_alias(measure)
+        if target is not None and target[0] in _REGISTRY:
+            return get_measure(target[0], **{**target[1], **params})
     if not isinstance(measure, str) or measure not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"unknown measure {measure!r}; registered measures: {known}")
+        raise ValueError(f"unknown measure {measure!r}; registered measures: {known} "
+                         "(repalign.measures(search='...') also searches other tools' names)")
     cls, preset = _REGISTRY[measure]
     return cls(**{**preset, **params})
 
@@ -441,9 +454,17 @@ def _info(cls: type[Measure], name: str | None = None, preset: dict | None = Non
     )
 
 
-def measures() -> list[MeasureInfo]:
-    """Every registered measure (aliases included) with its metadata, sorted by name."""
-    return [_info(cls, name, preset) for name, (cls, preset) in sorted(_REGISTRY.items())]
+def measures(search: str | None = None) -> list:
+    """Every registered measure (aliases included) with its metadata, sorted by name.
+
+    With ``search="text"``: the registered measures and other tools' ids (similarity-repository,
+    ReSi, netrep; see :mod:`repalign.aliases`) whose name or summary contains the text, as
+    :class:`repalign.aliases.MeasureMatch` records with the measure, parameters and convention.
+    """
+    infos = [_info(cls, name, preset) for name, (cls, preset) in sorted(_REGISTRY.items())]
+    if search is None:
+        return infos
+    return search_measures(search, infos)
 
 
 def names(kind: str | None = None) -> Iterable[str]:

@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -163,12 +162,6 @@ class _ShapeBase(Measure):
     is_metric = True
     matched_samples = True
     min_samples = 2
-    # Settings of the presets, which take no parameters (a parameter overrides its setting here).
-    fixed: ClassVar[dict] = {}
-
-    def _setting(self, name: str):
-        return self.params[name] if name in self.params else self.fixed[name]
-
     def _validate_params(self) -> None:
         p = self.params
         if "alpha" in p:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import eigh
 
-from .._validation import check_nonconstant
+from .._validation import check_choice, check_nonconstant
 from ..registry import Measure, register
 from .shape import aligned_sq_residual
 
@@ -116,26 +116,20 @@ class _BuresBase(Measure):
     is_metric = True
     matched_samples = False
     min_samples = 2
-
-    def _param(self, name: str):
-        """A parameter, or the preset's fixed value (class attribute) when it is not one."""
-        return self.params[name] if name in self.params else getattr(type(self), name)
-
     def _validate_params(self) -> None:
-        if self._param("align") not in ("none", "orthogonal"):
-            raise ValueError(f"align must be 'none' or 'orthogonal'; got {self._param('align')!r}")
+        check_choice(self._setting("align"), "align", ("none", "orthogonal"))
         for flag in ("normalize", "means"):
-            if not isinstance(self._param(flag), (bool, np.bool_)):
-                raise ValueError(f"{flag} must be True or False; got {self._param(flag)!r}")
+            if not isinstance(self._setting(flag), (bool, np.bool_)):
+                raise ValueError(f"{flag} must be True or False; got {self._setting(flag)!r}")
 
     def _prepare(self, X: np.ndarray) -> _GaussianState:
-        return gaussian_fit(X, bool(self._param("normalize")))
+        return gaussian_fit(X, bool(self._setting("normalize")))
 
     def _compare(self, a: _GaussianState, b: _GaussianState) -> float:
-        if self._param("align") == "orthogonal":
+        if self._setting("align") == "orthogonal":
             return float(np.sqrt(spectral_sq(a, b)))
         sq = bures_sq(a, b)
-        if self._param("means"):
+        if self._setting("means"):
             p = max(len(a.mean), len(b.mean))
             d = _pad(a.mean, p) - _pad(b.mean, p)
             sq += float(d @ d)
@@ -163,4 +157,4 @@ class BuresSpectral(_BuresBase):
         {"sample_permutation", "translation", "orthogonal", "permutation", "isotropic_scaling"}
     )
     defaults = {}
-    align, normalize, means = "orthogonal", True, False
+    fixed = {"align": "orthogonal", "normalize": True, "means": False}
