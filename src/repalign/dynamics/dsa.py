@@ -36,7 +36,9 @@ eigenvalues or singular values of the two operators, and ``wasserstein_compare``
 only pairs of different sizes fall back to it (others zero-pad as before). These options enter
 the key only when not at their defaults. Per-system DMD parameters: :mod:`~repalign.dynamics.dsa_systems`.
 
-With ``group`` "O" or "SO" the angular score is a metric (in radians, in [0, pi]) on systems
+``group`` is the matrix group the vector-field Procrustes minimises over (O(n), SO(n) or GL(n)),
+not a finite group (:mod:`repalign.studies.finite_groups`) nor ``calibrate(groups=)``'s
+permutation blocks. With ``group`` "O" or "SO" the angular score is a metric (in radians, in [0, pi]) on systems
 modulo these invariances; ``group="GL"`` is not (see ``vector_fields``).
 """
 

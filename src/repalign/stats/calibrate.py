@@ -52,7 +52,9 @@ def calibrate(
         SeedSequence would spawn; it is read, never advanced). Same seed, same result, for any
         ``n_jobs``.
     groups : array-like, optional
-        Labels per row (or per trial); permutations stay within groups.
+        Exchangeability blocks: one label per row (or per trial); permutations stay within a
+        block (as scikit-learn's ``permutation_test_score(groups=)``). Not a finite group
+        (:mod:`repalign.studies.finite_groups`) nor DSA's ``group``; see docs/architecture.md, "Names".
     alternative : {"greater", "less", "two-sided"}, optional
         Default from the measure: "greater" for similarities, "less" for distances.
     bootstrap : int
