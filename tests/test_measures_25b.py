@@ -293,7 +293,7 @@ def test_unmatched_measures_refuse_the_permutation_null():
 
 
 def test_engine_sweep_and_report_card_run_the_new_measures(tmp_path):
-    from repalign.bench.cases import run_case
+    from repalign.report_card.cases import run_case
     from repalign.engine.results import load
     from repalign.engine.sweep import sweep
 
