@@ -33,6 +33,7 @@ import numpy as np
 from scipy.stats import ortho_group
 
 from repalign.dynamics.dsa import dsa_from_operators
+from repalign.dynamics.examples import related_operators
 from repalign.dynamics.vector_fields import vector_field_distance
 
 
@@ -133,16 +134,10 @@ def print_table(rows: list[dict]) -> None:
 def sweep_operators(n: int, k: int, related: bool, eps: float, seed: int = 0) -> list[np.ndarray]:
     """K related operators (orthogonal conjugations of one operator plus perturbations of relative
     Frobenius size eps) or K unrelated ones (independent standard Gaussian)."""
-    rng = np.random.default_rng(seed)
     if not related:
+        rng = np.random.default_rng(seed)
         return [rng.standard_normal((n, n)) for _ in range(k)]
-    A0 = rng.standard_normal((n, n))
-    out = []
-    for i in range(k):
-        E = rng.standard_normal((n, n))
-        Q = ortho_group.rvs(n, random_state=seed + i)
-        out.append(Q @ (A0 + eps * np.linalg.norm(A0) * E / np.linalg.norm(E)) @ Q.T)
-    return out
+    return related_operators(n, k, eps, seed)
 
 
 def sweep(n: int, k: int, eps: float, n_sample: int, dsa_iters: int, effort: str, k_unrelated: int) -> list[dict]:

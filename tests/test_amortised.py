@@ -9,23 +9,12 @@ from scipy.stats import ortho_group
 import repalign
 from repalign.dynamics import amortised as am
 from repalign.dynamics.dsa import dsa_from_operators
+from repalign.dynamics.examples import related_operators
 from repalign.dynamics.vector_fields import vector_field_distance
 
 
-def _related(n: int, k: int, eps: float, seed: int = 0) -> list[np.ndarray]:
-    """Orthogonal conjugations of one operator plus perturbations of relative size eps."""
-    rng = np.random.default_rng(seed)
-    A0 = rng.standard_normal((n, n))
-    out = []
-    for i in range(k):
-        E = rng.standard_normal((n, n))
-        Q = ortho_group.rvs(n, random_state=seed + i)
-        out.append(Q @ (A0 + eps * np.linalg.norm(A0) * E / np.linalg.norm(E)) @ Q.T)
-    return out
-
-
 def test_conjugate_family_is_certified_from_transferred_starts_without_search():
-    ops = _related(9, 6, 0.0, seed=3)
+    ops = related_operators(9, 6, 0.0, seed=3)
     pairs = [(i, j) for i in range(6) for j in range(i + 1, 6)]
     res = am.amortised_pairs(ops, pairs)
     assert all(r.score < 1e-7 and r.converged for r in res.values())
@@ -58,7 +47,7 @@ def test_composition_attains_at_most_the_sum_of_the_two_angles():
 
 
 def test_related_operators_score_like_the_one_pair_search_and_never_below_the_bound():
-    ops = _related(8, 5, 0.1, seed=5)
+    ops = related_operators(8, 5, 0.1, seed=5)
     D = dsa_from_operators(ops)
     one = dsa_from_operators(ops, amortise=False)
     iu = np.triu_indices(5, 1)
@@ -69,7 +58,7 @@ def test_related_operators_score_like_the_one_pair_search_and_never_below_the_bo
 
 
 def test_same_set_in_any_order_gives_the_same_matrix():
-    ops = _related(6, 4, 0.2, seed=7) + [np.random.default_rng(2).standard_normal((6, 6))]
+    ops = related_operators(6, 4, 0.2, seed=7) + [np.random.default_rng(2).standard_normal((6, 6))]
     D = dsa_from_operators(ops)
     np.testing.assert_array_equal(D, dsa_from_operators(ops))
     perm = [3, 0, 4, 1, 2]
@@ -78,7 +67,7 @@ def test_same_set_in_any_order_gives_the_same_matrix():
 
 
 def test_rectangular_blocks_mixed_sizes_and_so():
-    ops = _related(6, 4, 0.05, seed=9)
+    ops = related_operators(6, 4, 0.05, seed=9)
     R = dsa_from_operators(ops[:2], ops[2:] + [np.eye(4)])
     assert R.shape == (2, 3)
     # the mixed-size column is a plain one-pair search (zero padding)

@@ -37,7 +37,7 @@ def test_path_of_rotated_layers_collapses_to_a_point():
 
 
 def test_rdm_distances_match_rsatoolbox_and_the_label_end_point():
-    rsatoolbox = pytest.importorskip("rsatoolbox")
+    import rsatoolbox  # a test dependency (pyproject [test]): a missing one must fail, not skip
     rng = np.random.default_rng(1)
     feats = {"a": rng.standard_normal((15, 6)), "b": rng.standard_normal((15, 9))}
     ours = layer_rdms(feats, "euclidean")

@@ -223,11 +223,10 @@ def _check_seed(seed: Any) -> int | None:
     key (and a sweep store's rows) stay the same for every use of this measure instance."""
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(2**31))
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, None or numpy.random.Generator; got {seed!r}")
-    return int(seed)
+    try:
+        return check_scalar(seed, "seed", int, min_val=0, allow_none=True)
+    except ValueError:
+        raise ValueError(f"seed must be a non-negative int, None or numpy.random.Generator; got {seed!r}") from None
 
 
 def _check_device(device: Any, group: Any) -> None:

@@ -15,6 +15,10 @@ tutorial on DSA (W1D3, Tutorial 5), ``x(t+1) = A x(t) + B eps(t)``, ``eps ~ N(0,
 Circle and Oval share their dynamics (conjugate operators), Oval and Walk their geometry (both
 elongated clouds). The rotations are not damped (|eigenvalue| = 1), as in the tutorial: the
 processes are not stationary, their spread grows like sqrt(t).
+
+``related_operators`` draws DMD-like operators whose DSA distances are known to be small: orthogonal
+conjugations of one operator, plus perturbations of a chosen relative size (0 gives exact conjugates,
+DSA distance 0).
 """
 
 from __future__ import annotations
@@ -63,4 +67,22 @@ def circle_oval_walk(T: int = 1000, seed: Any = 0) -> dict[str, np.ndarray]:
             x = A @ x + noise[t]
             traj[t] = x
         out[name] = traj
+    return out
+
+
+def related_operators(n: int, k: int, eps: float, seed: int = 0) -> list[np.ndarray]:
+    """``k`` operators ``Q_i (A0 + eps ||A0|| E_i / ||E_i||) Q_i^T``, each ``(n, n)``: one standard
+    Gaussian ``A0``, Gaussian perturbation directions ``E_i`` of relative Frobenius size ``eps``, and
+    Haar-random orthogonal ``Q_i`` (``scipy.stats.ortho_group`` seeded ``seed + i``)."""
+    from scipy.stats import ortho_group  # scipy.stats costs ~0.3 s: not at `import repalign`
+
+    n, k = check_scalar(n, "n", int, min_val=1), check_scalar(k, "k", int, min_val=1)
+    eps = check_scalar(eps, "eps", float, min_val=0.0)
+    rng = np.random.default_rng(seed)
+    A0 = rng.standard_normal((n, n))
+    out = []
+    for i in range(k):
+        E = rng.standard_normal((n, n))
+        Q = ortho_group.rvs(n, random_state=seed + i)
+        out.append(Q @ (A0 + eps * np.linalg.norm(A0) * E / np.linalg.norm(E)) @ Q.T)
     return out

@@ -26,11 +26,10 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from typing import Any, Iterable
+from typing import Iterable
 
 
 from .._serialize import canonical_json
-from .._serialize import to_jsonable as _to_jsonable
 
 FORMAT = "repalign-results"
 SCHEMA_VERSION = 1
@@ -68,11 +67,6 @@ CREATE TABLE IF NOT EXISTS file_hashes (
 
 
 # --------------------------------------------------------------------------- canonical JSON
-def to_jsonable(x: Any) -> Any:
-    """The canonical-key policy of :func:`repalign._serialize.to_jsonable` (never fails)."""
-    return _to_jsonable(x, lenient=True)
-
-
 def measure_key(measure) -> str:
     """Canonical form of a measure and all its parameters (defaults included): its
     :attr:`~repalign.registry.Measure.key`, ``{"measure": name, "params": {...}}`` as canonical JSON."""

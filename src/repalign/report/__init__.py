@@ -9,8 +9,8 @@ and formats; :mod:`.studies` rebuilds one report from study output folders
 (``repalign report DIR``).
 """
 
+from .._serialize import to_jsonable
 from .html import Report
-from .jsonable import to_jsonable
 from .tables import Interval, pivot
 
 __all__ = ["Report", "to_jsonable", "Interval", "pivot"]

@@ -54,8 +54,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .._serialize import versions
-from .jsonable import to_jsonable
+from .._serialize import to_jsonable, versions
 from .tables import table_html as _table_html
 from .tables import table_rows as _table_rows
 
@@ -135,7 +134,6 @@ def _png_bytes(fig: Any, dpi: int) -> bytes:
 
 
 # ---------------------------------------------------------------------------- versions
-software_versions = versions  # one home: repalign._serialize.versions
 
 
 # ---------------------------------------------------------------------------- report
@@ -171,7 +169,7 @@ class Report:
     def __init__(self, title: str) -> None:
         self.title = _check_text(title, "title")
         self.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.versions = software_versions()
+        self.versions = versions()
         self._params: dict[str, Any] = {}
         self._summary: dict[str, Any] = {}
         self._preamble: list[str] = []

@@ -23,7 +23,6 @@ from typing import Callable
 import numpy as np
 from scipy.stats import spearmanr
 
-from .._serialize import to_jsonable
 from .._validation import check_random_state
 from ..registry import get_measure
 from ..systems import (
@@ -320,7 +319,3 @@ def run_case(case: str, measure: str, params: dict | None = None, quick: bool = 
         raise ValueError(f"case must be one of {sorted(CASES)}; got {case!r}")
     get_measure(measure)  # unknown names fail here, with the list of measures
     return CASES[case](measure, params, quick, seed)
-
-
-# The report card's JSON conversion is the project's one converter (kept under its old name here).
-_jsonable = to_jsonable

@@ -14,9 +14,6 @@ import numpy as np
 from .._validation import as_seed_sequence, check_scalar
 
 
-seed_sequence = as_seed_sequence  # the one seed normaliser lives in repalign._validation
-
-
 def seed_from_child(seed: Any, start: int) -> np.random.SeedSequence:
     """A SeedSequence whose ``spawn(k)`` gives children ``start .. start + k - 1`` of ``seed``'s
     (counted from the next child ``seed`` itself would spawn). A caller's SeedSequence is read,
@@ -69,7 +66,7 @@ def run_draws(
     """
     n = check_n(n)
     n_jobs = check_n_jobs(n_jobs)
-    children = seed_sequence(seed).spawn(n)
+    children = as_seed_sequence(seed).spawn(n)
     batches = [children[i : i + batch_size] for i in range(0, n, batch_size)]
     if n_jobs == 1:
         results = (_run_batch(batch_fn, b) for b in batches)

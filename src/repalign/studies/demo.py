@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .._serialize import atomic_write, to_jsonable, write_json
+from .._serialize import atomic_write, to_jsonable, versions, write_json
 from ..report.demo import RESULTS_FILE, build_report
 
 __all__ = ["run_demo", "demo_params", "STAGES", "build_report", "RESULTS_FILE"]
@@ -124,7 +124,6 @@ def run_demo(out: str | Path = "repalign-demo", *, quick: bool = False, seed: in
     from tqdm.auto import tqdm
 
     from ..report.figstyle import paper_style, parse_formats
-    from ..report.html import software_versions
     from .._runtime import limited_threads
 
     formats = parse_formats(figure_formats)
@@ -143,7 +142,7 @@ def run_demo(out: str | Path = "repalign-demo", *, quick: bool = False, seed: in
             info = _run_stage(stage, params, out, results)
             stages[stage] = {"seconds": time.perf_counter() - w, "cpu_seconds": time.process_time() - c, **info}
     run = {"stages": stages, "seconds": time.perf_counter() - t_wall, "cpu_seconds": time.process_time() - t_cpu,
-           "report": str(out / "report.html"), "figure_formats": list(formats), "versions": software_versions()}
+           "report": str(out / "report.html"), "figure_formats": list(formats), "versions": versions()}
     history = _append_history(out / "run_history.json", run)
     _write_results(params, results, run, history, out)
     build_report(out).save(out)

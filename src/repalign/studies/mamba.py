@@ -28,7 +28,7 @@ from .compositional_report import markdown
 from .compositional_setup import GROUPS, MAMBA_KWARGS, PAPER_TABLE, configurations, mamba_params
 from .mamba_report import mamba_figure, mamba_markdown
 
-__all__ = ["reduce_states", "PAPER_MAMBA", "PAPER_RNN", "separation", "compare_architectures", "pretrained_groups",
+__all__ = ["reduce_states", "PAPER_MAMBA", "separation", "compare_architectures", "pretrained_groups",
            "mamba_params", "MAMBA_KWARGS", "dsa_sensitivity", "finish_mamba_study", "add_rnn_comparison"]
 
 # The paper's Mamba figures: mean dissimilarity to master (partial: the range over the five groups).
@@ -42,15 +42,6 @@ PAPER_MAMBA = {
 }
 
 
-# The paper's RNN figures (issue 16), for the side-by-side table.
-PAPER_RNN = {
-    "dsa": {"untrained": 0.607, "master_frozen": 0.427, "pretrain_partial": (0.29, 0.37),
-            "pretrain_frozen": 0.271, "pretrain_unfrozen": 0.306},
-    "cka": {"untrained": 0.426, "master_frozen": 0.419, "pretrain_partial": (0.37, 0.44),
-            "pretrain_frozen": 0.403, "pretrain_unfrozen": 0.405},
-    "procrustes": {"untrained": 0.444, "master_frozen": 0.412, "pretrain_partial": (0.39, 0.42),
-                   "pretrain_frozen": 0.415, "pretrain_unfrozen": 0.417},
-}
 NOT_PRETRAINED = ("untrained", "master", "master_frozen")
 
 
